@@ -57,9 +57,10 @@ export interface TlbFill {
   log2Pages: number;
   flags: number;
   pbmt: number;
-  /** Second-stage leaf the translation came through, for address-selective IOTINVAL.GVMA. */
+  /** Guest-physical page that `vpn` translates through (equal to `vpn` without a first stage). */
   gpaVpn: number;
-  gLog2Pages: number; // NO_G_LEAF when the second stage is Bare
+  /** Size of the second-stage leaf used, for address-selective IOTINVAL.GVMA; NO_G_LEAF when Bare. */
+  gLog2Pages: number;
 }
 
 export class Iotlb {
@@ -70,7 +71,8 @@ export class Iotlb {
   private readonly tag: Float64Array;
   private readonly vpn: Float64Array;
   private readonly ppn: Float64Array;
-  private readonly gpaVpn: Float64Array;
+  private readonly gpa: Float64Array; // GPA page of the entry's base
+  private readonly gLeaf: Float64Array; // base of the second-stage leaf
   private readonly stamp: Float64Array;
   private readonly gen: Uint32Array;
   private readonly log2Pages: Uint8Array;
@@ -90,6 +92,7 @@ export class Iotlb {
   hitLog2Pages = 0;
   hitFlags = 0;
   hitPbmt = 0;
+  hitGppn = 0;
 
   constructor(
     readonly sets: number,
@@ -100,7 +103,8 @@ export class Iotlb {
     this.tag = new Float64Array(n);
     this.vpn = new Float64Array(n);
     this.ppn = new Float64Array(n);
-    this.gpaVpn = new Float64Array(n);
+    this.gpa = new Float64Array(n);
+    this.gLeaf = new Float64Array(n);
     this.stamp = new Float64Array(n);
     this.gen = new Uint32Array(n);
     this.log2Pages = new Uint8Array(n);
@@ -122,6 +126,7 @@ export class Iotlb {
         if (this.gen[i] === this.currentGen && this.vpn[i] === base && this.log2Pages[i] === log2 && this.tag[i] === tag) {
           this.stamp[i] = ++this.clock;
           this.hitPpn = this.ppn[i] + (vpn - base);
+          this.hitGppn = this.gpa[i] + (vpn - base);
           this.hitLog2Pages = log2;
           this.hitFlags = this.flags[i];
           this.hitPbmt = this.pbmt[i];
@@ -161,12 +166,8 @@ export class Iotlb {
     this.log2Pages[victim] = f.log2Pages;
     this.flags[victim] = f.flags;
     this.pbmt[victim] = f.pbmt;
-    if (f.gLog2Pages === NO_G_LEAF) {
-      this.gpaVpn[victim] = 0;
-    } else {
-      const gp = POW2[f.gLog2Pages];
-      this.gpaVpn[victim] = f.gpaVpn - (f.gpaVpn % gp);
-    }
+    this.gpa[victim] = f.gpaVpn - (f.vpn - base);
+    this.gLeaf[victim] = f.gLog2Pages === NO_G_LEAF ? 0 : f.gpaVpn - (f.gpaVpn % POW2[f.gLog2Pages]);
     this.gLog2Pages[victim] = f.gLog2Pages;
     this.gen[victim] = this.currentGen;
     this.stamp[victim] = ++this.clock;
@@ -212,7 +213,7 @@ export class Iotlb {
       if (range !== null) {
         const g = this.gLog2Pages[i];
         if (g === NO_G_LEAF) return false;
-        if (!overlaps(this.gpaVpn[i], g, range.vpn, range.log2Pages)) return false;
+        if (!overlaps(this.gLeaf[i], g, range.vpn, range.log2Pages)) return false;
       }
       return true;
     });

@@ -96,8 +96,6 @@ export interface RiscvIommuParameters {
     deviceContexts: CacheGeometry;
     processContexts: CacheGeometry;
     iotlb: CacheGeometry;
-    /** Non-leaf PTE cache (both stages); 0 entries disables it. */
-    walk: CacheGeometry;
   };
 }
 
@@ -185,7 +183,6 @@ export function resolveParameters(options: RiscvIommuOptions = {}): RiscvIommuPa
       deviceContexts: options.caches?.deviceContexts ?? { sets: 16, ways: 4 },
       processContexts: options.caches?.processContexts ?? { sets: 16, ways: 4 },
       iotlb: options.caches?.iotlb ?? { sets: 64, ways: 8 },
-      walk: options.caches?.walk ?? { sets: 1, ways: 0 },
     },
   };
 
@@ -217,10 +214,9 @@ export function resolveParameters(options: RiscvIommuOptions = {}): RiscvIommuPa
   if (!(p.controlBusyCycles >= 0)) fail('controlBusyCycles must not be negative');
   for (const [name, g] of Object.entries(p.caches)) {
     const isPow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
-    if (!isPow2(g.sets) || !Number.isInteger(g.ways) || g.ways < 0 || g.ways > 64) {
-      fail(`cache ${name}: sets must be a power of two and ways 0..64`);
+    if (!isPow2(g.sets) || !Number.isInteger(g.ways) || g.ways < 1 || g.ways > 64) {
+      fail(`cache ${name}: sets must be a power of two and ways 1..64`);
     }
-    if (name !== 'walk' && g.ways < 1) fail(`cache ${name} needs at least one way`);
   }
   return p;
 }

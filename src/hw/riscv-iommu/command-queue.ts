@@ -1,0 +1,481 @@
+// The command queue (specification section "Command-Queue (CQ)"): software produces 16-byte
+// commands; a write to cqt makes the IOMMU execute them up to the tail before the write
+// returns, unless the queue stops on an error (cmd_ill, cqmf, cmd_to) or waits (an IOFENCE.C
+// behind outstanding ATS invalidations, or an ATS.INVAL with no free ITAG).
+
+import { COMMAND_SIZE, Opcode, RESERVED } from '../../formats/riscv-iommu/commands.js';
+import { MessageCode } from '../../formats/riscv-iommu/records.js';
+import { InterruptCause } from '../../formats/riscv-iommu/registers.js';
+import { AccessStatus, type PhysicalMemory } from '../../sim/physical-memory.js';
+import type { SystemBus } from '../../sim/system-bus.js';
+import type { Clock, ScheduledEvent } from '../../sim/clock.js';
+import { bswap32, join64 } from '../../sim/u64.js';
+import type { TagCache } from '../caches/tag-cache.js';
+import type { DeviceContext, ProcessContext } from './contexts.js';
+import type { Interrupts } from './interrupts.js';
+import type { Iotlb } from './iotlb.js';
+import type { PcieMessage } from './pcie-messages.js';
+import type { QueueBase } from './queue-base.js';
+import type { IommuState } from './state.js';
+
+export interface CommandQueueStats {
+  /** Commands executed, by name. */
+  byName: Map<string, number>;
+  illegal: number;
+  memoryFaults: number;
+  timeouts: number;
+  /** IOFENCE.C requests to make earlier reads/writes globally visible. */
+  orderingRequests: { reads: number; writes: number };
+  invalidationRequestsSent: number;
+  invalidationCompletions: number;
+  unexpectedCompletions: number;
+}
+
+interface Itag {
+  busy: boolean;
+  rid: number;
+  segment: number | null;
+  completions: number;
+  timer: ScheduledEvent | null;
+}
+
+interface PendingFence {
+  pr: boolean;
+  pw: boolean;
+  av: boolean;
+  wsi: boolean;
+  address: bigint;
+  data: number;
+}
+
+export class CommandQueue {
+  enabled = false; // cqen
+  interruptEnable = false; // cie
+  on = false; // cqon
+  memoryFault = false; // cqmf
+  timeout = false; // cmd_to
+  illegal = false; // cmd_ill
+  fenceWireInterrupt = false; // fence_w_ip
+  readonly stats: CommandQueueStats = {
+    byName: new Map(),
+    illegal: 0,
+    memoryFaults: 0,
+    timeouts: 0,
+    orderingRequests: { reads: 0, writes: 0 },
+    invalidationRequestsSent: 0,
+    invalidationCompletions: 0,
+    unexpectedCompletions: 0,
+  };
+
+  private readonly itags: Itag[];
+  /** An ATS.INVAL fetched while every ITAG was busy: the queue stalls until one frees. */
+  private blockedInvalidation: PcieMessage | null = null;
+  /** An IOFENCE.C waiting for outstanding invalidations to complete or time out. */
+  private waitingFence: PendingFence | null = null;
+  /** Set when an invalidation timed out; reported by the next IOFENCE.C. */
+  private timedOut = false;
+  private processing = false;
+
+  constructor(
+    readonly q: QueueBase,
+    private readonly state: IommuState,
+    private readonly memory: PhysicalMemory,
+    private readonly bus: SystemBus,
+    private readonly clock: Clock,
+    private readonly interrupts: Interrupts,
+    private readonly caches: {
+      dc: TagCache<DeviceContext>;
+      pc: TagCache<ProcessContext>;
+      iotlb: Iotlb;
+    },
+    private readonly send: (msg: PcieMessage) => void,
+  ) {
+    this.itags = Array.from({ length: state.params.invalidationTags }, () => ({ busy: false, rid: 0, segment: null, completions: 0, timer: null }));
+  }
+
+  reset(): void {
+    this.q.reset();
+    this.enabled = this.interruptEnable = this.on = false;
+    this.memoryFault = this.timeout = this.illegal = this.fenceWireInterrupt = false;
+    for (const t of this.itags) this.freeItag(t);
+    this.blockedInvalidation = null;
+    this.waitingFence = null;
+    this.timedOut = false;
+  }
+
+  // ---- registers ------------------------------------------------------------------------
+
+  readCsr(): number {
+    return (
+      (this.enabled ? 1 : 0) |
+      (this.interruptEnable ? 2 : 0) |
+      (this.memoryFault ? 1 << 8 : 0) |
+      (this.timeout ? 1 << 9 : 0) |
+      (this.illegal ? 1 << 10 : 0) |
+      (this.fenceWireInterrupt ? 1 << 11 : 0) |
+      (this.on ? 1 << 16 : 0) |
+      (this.q.busy ? 1 << 17 : 0)
+    );
+  }
+
+  writeCsr(value: number): void {
+    if (this.q.busy) return; // UNSPECIFIED while busy: the write is dropped
+    this.interruptEnable = (value & 2) !== 0;
+    if ((value & (1 << 8)) !== 0) this.memoryFault = false;
+    if ((value & (1 << 9)) !== 0) this.timeout = false;
+    if ((value & (1 << 10)) !== 0) this.illegal = false;
+    if ((value & (1 << 11)) !== 0) this.fenceWireInterrupt = false;
+    const en = (value & 1) !== 0;
+    if (en !== this.enabled) {
+      this.enabled = en;
+      if (en) {
+        this.q.control(() => {
+          this.q.head = 0;
+          this.illegal = this.timeout = this.memoryFault = this.fenceWireInterrupt = false;
+          this.on = true;
+          this.process();
+        });
+      } else if (this.waitingFence !== null) {
+        // A fence waiting on invalidations keeps the queue active (busy) until it resolves.
+        this.q.busy = true;
+      } else {
+        this.q.control(() => {
+          this.on = false;
+        });
+      }
+      return;
+    }
+    this.process(); // clearing an error bit resumes command processing
+  }
+
+  writeBase(value: bigint): void {
+    if (this.q.busy || this.on) return; // UNSPECIFIED while active: the write is dropped
+    this.q.writeBase(value);
+    this.q.tail = 0;
+  }
+
+  writeTail(value: number): void {
+    this.q.tail = value & this.q.indexMask;
+    this.process();
+  }
+
+  /** Whether the conditions behind ipsr.cip still hold. */
+  errorPending(): boolean {
+    return this.interruptEnable && (this.fenceWireInterrupt || this.illegal || this.timeout || this.memoryFault);
+  }
+
+  get outstandingInvalidations(): number {
+    return this.itags.filter((t) => t.busy).length;
+  }
+
+  // ---- ATS invalidation completions (from devices) ---------------------------------------
+
+  /**
+   * Handles an "Invalidation Completion" message. Returns false (and changes nothing) when it
+   * does not match an outstanding request: an ITAG not in use, or a different requester.
+   */
+  invalidationCompletion(msg: PcieMessage): boolean {
+    const vector = Number(msg.payload & 0xffffffffn);
+    const count = Number((msg.payload >> 32n) & 7n);
+    for (let i = 0; i < 32; i++) {
+      if (((vector >>> i) & 1) === 0) continue;
+      const t = this.itags[i];
+      if (t === undefined || !t.busy || t.rid !== msg.rid || (t.segment !== null && t.segment !== msg.segment)) {
+        this.stats.unexpectedCompletions++;
+        return false;
+      }
+    }
+    this.stats.invalidationCompletions++;
+    for (let i = 0; i < 32; i++) {
+      if (((vector >>> i) & 1) === 0) continue;
+      const t = this.itags[i];
+      // A device may split its answer over several completions; CC says how many (0 means 8).
+      t.completions = (t.completions + 1) & 7;
+      if (t.completions === count) this.freeItag(t);
+    }
+    this.resume();
+    return true;
+  }
+
+  /** Forces the ITAGs in `vector` to time out now (a test bench's stand-in for the timer). */
+  expireInvalidations(vector: number): void {
+    for (let i = 0; i < this.itags.length; i++) {
+      if (((vector >>> i) & 1) !== 0 && this.itags[i].busy) this.timeoutItag(this.itags[i]);
+    }
+  }
+
+  // ---- command processing -----------------------------------------------------------------
+
+  /** Executes commands from cqh up to cqt, until the queue stops or waits. */
+  process(): void {
+    if (this.processing) return; // a command's side effects may re-enter through interrupts
+    this.processing = true;
+    try {
+      while (
+        this.on &&
+        this.enabled &&
+        !this.memoryFault &&
+        !this.illegal &&
+        !this.timeout &&
+        this.waitingFence === null &&
+        this.blockedInvalidation === null &&
+        this.q.head !== this.q.tail
+      ) {
+        if (!this.executeOne()) break;
+        this.q.head = (this.q.head + 1) & this.q.indexMask;
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  /** Executes the command at the head. Returns false if the head must not advance. */
+  private executeOne(): boolean {
+    const q = this.q;
+    const ppn = q.entryPage(q.head, COMMAND_SIZE);
+    const off = q.entryOffset(q.head, COMMAND_SIZE);
+    const w0 = this.fetch(ppn, off);
+    const w1 = w0 === null ? null : this.fetch(ppn, off + 8);
+    if (w0 === null || w1 === null) {
+      this.stats.memoryFaults++;
+      this.setError('cqmf');
+      return false;
+    }
+    const opcode = Number(w0 & 0x7fn);
+    const func3 = Number((w0 >> 7n) & 7n);
+    switch (opcode) {
+      case Opcode.IOTINVAL:
+        return this.iotinval(func3, w0, w1);
+      case Opcode.IOFENCE:
+        return this.iofence(func3, w0, w1);
+      case Opcode.IODIR:
+        return this.iodir(func3, w0, w1);
+      case Opcode.ATS:
+        return this.ats(func3, w0, w1);
+      default:
+        return this.illegalCommand();
+    }
+  }
+
+  private iotinval(func3: number, w0: bigint, w1: bigint): boolean {
+    const st = this.state;
+    const nl = ((w0 >> 34n) & 1n) === 1n;
+    const s = ((w1 >> 9n) & 1n) === 1n;
+    if ((w0 & RESERVED.iotinval0) !== 0n || (w1 & RESERVED.iotinval1) !== 0n) return this.illegalCommand();
+    if ((nl && !st.nl) || (s && !st.rangeInval)) return this.illegalCommand();
+    const av = ((w0 >> 10n) & 1n) === 1n;
+    const pscv = ((w0 >> 32n) & 1n) === 1n;
+    const gv = ((w0 >> 33n) & 1n) === 1n;
+    const pscid = Number((w0 >> 12n) & 0xfffffn);
+    const gscid = Number((w0 >> 44n) & 0xffffn);
+    const addrPage = Number((w1 >> 10n) & ((1n << 52n) - 1n));
+    const range = av ? napotRange(addrPage, s) : null;
+    if (func3 === 0) {
+      // IOTINVAL.VMA: first-stage (and combined) translations; NL adds non-leaf entries,
+      // which this IOTLB holds only as part of leaf translations.
+      this.caches.iotlb.invalidateVma(gv, gscid, pscv ? pscid : null, range);
+      this.count('IOTINVAL.VMA');
+      return true;
+    }
+    if (func3 === 1) {
+      if (pscv) return this.illegalCommand();
+      // IOTINVAL.GVMA: with GV=0 the address is ignored; AV=0 drops the whole VM.
+      this.caches.iotlb.invalidateGvma(gv ? gscid : null, gv ? range : null);
+      this.count('IOTINVAL.GVMA');
+      return true;
+    }
+    return this.illegalCommand();
+  }
+
+  private iodir(func3: number, w0: bigint, w1: bigint): boolean {
+    if ((w0 & RESERVED.iodir0) !== 0n || w1 !== 0n) return this.illegalCommand();
+    const dv = ((w0 >> 33n) & 1n) === 1n;
+    const did = Number((w0 >> 40n) & 0xffffffn);
+    const pid = Number((w0 >> 12n) & 0xfffffn);
+    if (dv && did >= 2 ** this.state.params.deviceIdBits) return this.illegalCommand();
+    const { dc, pc } = this.caches;
+    if (func3 === 0) {
+      if (pid !== 0) return this.illegalCommand(); // PID is reserved for INVAL_DDT
+      if (!dv) {
+        dc.clear();
+        pc.clear();
+      } else {
+        dc.invalidateTag(did);
+        pc.invalidateWhere((tag) => Math.floor(tag / 1048576) === did);
+      }
+      this.count('IODIR.INVAL_DDT');
+      return true;
+    }
+    if (func3 === 1) {
+      if (!dv) return this.illegalCommand();
+      const st = this.state;
+      const pidBits = st.pd20 ? 20 : st.pd17 ? 17 : 8;
+      if (pid >= 2 ** pidBits) return this.illegalCommand();
+      pc.invalidateTag(did * 1048576 + pid);
+      this.count('IODIR.INVAL_PDT');
+      return true;
+    }
+    return this.illegalCommand();
+  }
+
+  private iofence(func3: number, w0: bigint, w1: bigint): boolean {
+    if ((w0 & RESERVED.iofence0) !== 0n || (w1 & RESERVED.iofence1) !== 0n || func3 !== 0) return this.illegalCommand();
+    const wsi = ((w0 >> 11n) & 1n) === 1n;
+    if (wsi && !this.state.wsi) return this.illegalCommand(); // WSI is reserved without wired interrupts
+    const fence: PendingFence = {
+      av: ((w0 >> 10n) & 1n) === 1n,
+      wsi,
+      pr: ((w0 >> 12n) & 1n) === 1n,
+      pw: ((w0 >> 13n) & 1n) === 1n,
+      data: Number((w0 >> 32n) & 0xffffffffn),
+      address: (w1 & ((1n << 62n) - 1n)) << 2n,
+    };
+    if (this.outstandingInvalidations > 0) {
+      this.waitingFence = fence; // cqh stays on the fence until the invalidations resolve
+      return false;
+    }
+    return this.completeFence(fence);
+  }
+
+  /** Completes an IOFENCE.C; false if it stopped the queue (timeout or memory fault). */
+  private completeFence(f: PendingFence): boolean {
+    if (this.timedOut) {
+      this.timedOut = false;
+      this.stats.timeouts++;
+      this.setError('cmd_to');
+      return false;
+    }
+    if (f.pr) this.stats.orderingRequests.reads++;
+    if (f.pw) this.stats.orderingRequests.writes++;
+    if (f.av) {
+      const ppn = Number(f.address >> 12n);
+      const off = Number(f.address & 0xfffn);
+      const data = this.state.be ? bswap32(f.data) : f.data;
+      const ok = this.state.inPas(ppn) && this.bus.write32(ppn, off, data) !== AccessStatus.AccessFault;
+      if (!ok) {
+        this.stats.memoryFaults++;
+        this.setError('cqmf');
+        return false;
+      }
+    }
+    if (f.wsi && !this.fenceWireInterrupt) {
+      this.fenceWireInterrupt = true;
+      this.interrupts.raise(InterruptCause.CQ);
+    }
+    this.count('IOFENCE.C');
+    return true;
+  }
+
+  private ats(func3: number, w0: bigint, w1: bigint): boolean {
+    if (!this.state.ats || (w0 & RESERVED.ats0) !== 0n || func3 > 1) return this.illegalCommand();
+    const pv = ((w0 >> 32n) & 1n) === 1n;
+    const dsv = ((w0 >> 33n) & 1n) === 1n;
+    const msg: PcieMessage = {
+      code: func3 === 0 ? MessageCode.InvalidationRequest : MessageCode.PrgResponse,
+      rid: Number((w0 >> 40n) & 0xffffn),
+      segment: dsv ? Number((w0 >> 56n) & 0xffn) : null,
+      pasid: pv ? Number((w0 >> 12n) & 0xfffffn) : null,
+      privileged: false,
+      execute: false,
+      tag: 0,
+      payload: w1,
+    };
+    if (func3 === 1) {
+      this.count('ATS.PRGR');
+      this.send(msg);
+      return true;
+    }
+    this.count('ATS.INVAL');
+    if (!this.issueInvalidation(msg)) this.blockedInvalidation = msg; // consumed; the queue stalls
+    return true;
+  }
+
+  /** Sends an invalidation request under a free ITAG; false if none is free. */
+  private issueInvalidation(msg: PcieMessage): boolean {
+    const i = this.itags.findIndex((t) => !t.busy);
+    if (i < 0) return false;
+    const t = this.itags[i];
+    t.busy = true;
+    t.rid = msg.rid;
+    t.segment = msg.segment;
+    t.completions = 0;
+    t.timer = this.clock.schedule(this.state.params.atsInvalidationTimeoutCycles, () => this.timeoutItag(t));
+    this.stats.invalidationRequestsSent++;
+    this.send({ ...msg, tag: i });
+    return true;
+  }
+
+  private timeoutItag(t: Itag): void {
+    this.freeItag(t);
+    this.timedOut = true;
+    this.resume();
+  }
+
+  private freeItag(t: Itag): void {
+    if (t.timer !== null) this.clock.cancel(t.timer);
+    t.timer = null;
+    t.busy = false;
+  }
+
+  /** After ITAGs free up: finish a waiting fence, issue a blocked invalidation, go on. */
+  private resume(): void {
+    if (this.waitingFence !== null && this.outstandingInvalidations === 0) {
+      const fence = this.waitingFence;
+      this.waitingFence = null;
+      if (this.completeFence(fence)) this.q.head = (this.q.head + 1) & this.q.indexMask;
+      if (this.q.busy && !this.enabled) {
+        // The queue was turned off while the fence waited: it turns off now.
+        this.q.busy = false;
+        this.on = false;
+      }
+    }
+    if (this.waitingFence === null && this.blockedInvalidation !== null) {
+      if (this.issueInvalidation(this.blockedInvalidation)) this.blockedInvalidation = null;
+    }
+    this.process();
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  private fetch(ppn: number, off: number): bigint | null {
+    if (!this.state.inPas(ppn)) return null;
+    if (this.memory.check(ppn, off, 8) !== AccessStatus.Ok) return null;
+    const lo = this.memory.read64(ppn, off);
+    const hi = this.memory.hi;
+    return this.state.be ? join64(bswap32(lo), bswap32(hi)) : join64(hi, lo);
+  }
+
+  private illegalCommand(): boolean {
+    this.stats.illegal++;
+    this.setError('cmd_ill');
+    return false;
+  }
+
+  private setError(bit: 'cmd_ill' | 'cqmf' | 'cmd_to'): void {
+    if (bit === 'cmd_ill') this.illegal = true;
+    else if (bit === 'cqmf') this.memoryFault = true;
+    else this.timeout = true;
+    this.interrupts.raise(InterruptCause.CQ);
+  }
+
+  private count(name: string): void {
+    this.stats.byName.set(name, (this.stats.byName.get(name) ?? 0) + 1);
+  }
+}
+
+/**
+ * The address operand of an invalidation: one page, or with the address-range extension a
+ * NAPOT range whose size is encoded by the trailing ones of ADDR[63:12].
+ */
+export function napotRange(addrPage: number, s: boolean): { vpn: number; log2Pages: number } {
+  if (!s) return { vpn: addrPage, log2Pages: 0 };
+  let ones = 0;
+  let v = addrPage;
+  while (ones < 52 && v % 2 === 1) {
+    v = Math.floor(v / 2);
+    ones++;
+  }
+  // First zero at bit X: 2^(X+1) pages. ADDR with only its top bit clear covers everything.
+  const log2 = Math.min(ones + 1, 52);
+  return { vpn: addrPage, log2Pages: log2 };
+}

@@ -1,0 +1,203 @@
+// The page-request queue and PCIe "Page Request" handling (specification sections
+// "Page-Request-Queue (PQ)" and "PCIe ATS Page Request handling"): requests from devices with
+// PRI enabled are queued as 16-byte records; otherwise, or when the queue cannot take them,
+// the IOMMU answers a request that needs a response with its own Page Request Group Response.
+
+import { Cause, MessageCode, PAGE_REQUEST_RECORD_SIZE, PrgResponseCode, Ttyp } from '../../formats/riscv-iommu/records.js';
+import { InterruptCause } from '../../formats/riscv-iommu/registers.js';
+import { AccessStatus } from '../../sim/physical-memory.js';
+import type { SystemBus } from '../../sim/system-bus.js';
+import { bswap32 } from '../../sim/u64.js';
+import type { FaultQueue } from './fault-queue.js';
+import type { Interrupts } from './interrupts.js';
+import type { PcieMessage } from './pcie-messages.js';
+import type { QueueBase } from './queue-base.js';
+import type { IommuState } from './state.js';
+import type { Translator } from './translate.js';
+
+export interface PageRequestStats {
+  received: number;
+  queued: number;
+  stopMarkers: number;
+  /** Requests the IOMMU answered itself, by response code. */
+  autoResponses: Map<number, number>;
+  discarded: number;
+  overflows: number;
+  memoryFaults: number;
+}
+
+export class PageRequestQueue {
+  enabled = false;
+  interruptEnable = false;
+  on = false;
+  memoryFault = false;
+  overflow = false;
+  readonly stats: PageRequestStats = { received: 0, queued: 0, stopMarkers: 0, autoResponses: new Map(), discarded: 0, overflows: 0, memoryFaults: 0 };
+
+  constructor(
+    readonly q: QueueBase,
+    private readonly state: IommuState,
+    private readonly bus: SystemBus,
+    private readonly interrupts: Interrupts,
+    private readonly faultQueue: FaultQueue,
+    private readonly translator: Translator,
+    private readonly send: (msg: PcieMessage) => void,
+  ) {}
+
+  reset(): void {
+    this.q.reset();
+    this.enabled = this.interruptEnable = this.on = this.memoryFault = this.overflow = false;
+  }
+
+  readCsr(): number {
+    if (!this.state.ats) return 0;
+    return (
+      (this.enabled ? 1 : 0) |
+      (this.interruptEnable ? 2 : 0) |
+      (this.memoryFault ? 1 << 8 : 0) |
+      (this.overflow ? 1 << 9 : 0) |
+      (this.on ? 1 << 16 : 0) |
+      (this.q.busy ? 1 << 17 : 0)
+    );
+  }
+
+  writeCsr(value: number): void {
+    if (!this.state.ats || this.q.busy) return;
+    this.interruptEnable = (value & 2) !== 0;
+    if ((value & (1 << 8)) !== 0) this.memoryFault = false;
+    if ((value & (1 << 9)) !== 0) this.overflow = false;
+    const en = (value & 1) !== 0;
+    if (en === this.enabled) return;
+    this.enabled = en;
+    this.q.control(() => {
+      if (en) {
+        this.q.tail = 0;
+        this.memoryFault = false;
+        this.overflow = false;
+      }
+      this.on = en;
+    });
+  }
+
+  writeBase(value: bigint): void {
+    if (!this.state.ats || this.q.busy || this.on) return;
+    this.q.writeBase(value);
+    this.q.head = 0;
+  }
+
+  writeHead(value: number): void {
+    if (!this.state.ats) return;
+    this.q.head = value & this.q.indexMask;
+  }
+
+  errorPending(): boolean {
+    return this.interruptEnable && (this.overflow || this.memoryFault);
+  }
+
+  /** Handles a "Page Request" or "Stop Marker" message from a device. */
+  receive(msg: PcieMessage): void {
+    const st = this.state;
+    this.stats.received++;
+    const did = ((msg.segment ?? 0) << 16) | msg.rid;
+    const pv = msg.pasid !== null;
+    const pid = msg.pasid ?? 0;
+    let prpr = false;
+    const fault = (cause: number, dtf: boolean): void => {
+      this.faultQueue.report(cause, Ttyp.PcieMessage, did, pv, pid, msg.privileged, 0, MessageCode.PageRequest, 0, 0, dtf);
+    };
+    let code: number;
+    if (st.mode === 0) {
+      fault(Cause.AllInboundDisallowed, false);
+      code = PrgResponseCode.ResponseFailure;
+    } else if (st.mode === 1) {
+      fault(Cause.TransactionTypeDisallowed, false);
+      code = PrgResponseCode.InvalidRequest;
+    } else if (!this.fitsDirectory(did)) {
+      fault(Cause.TransactionTypeDisallowed, false);
+      code = PrgResponseCode.InvalidRequest;
+    } else {
+      const dc = this.translator.locateDeviceContext(did, pv, pid);
+      if (dc === null) {
+        fault(this.translator.lastCause, false);
+        code = PrgResponseCode.ResponseFailure;
+      } else {
+        prpr = dc.prpr;
+        if (!dc.enPri) {
+          fault(Cause.TransactionTypeDisallowed, dc.dtf);
+          code = PrgResponseCode.InvalidRequest;
+        } else if (!this.on || !this.enabled || this.memoryFault) {
+          code = PrgResponseCode.ResponseFailure;
+        } else if (this.overflow) {
+          code = PrgResponseCode.Success;
+        } else if (this.q.isFull()) {
+          this.overflow = true;
+          this.stats.overflows++;
+          this.interrupts.raise(InterruptCause.PQ);
+          code = PrgResponseCode.Success;
+        } else if (!this.record(did, msg)) {
+          this.memoryFault = true;
+          this.stats.memoryFaults++;
+          this.interrupts.raise(InterruptCause.PQ);
+          code = PrgResponseCode.ResponseFailure;
+        } else {
+          this.stats.queued++;
+          if ((msg.payload & 7n) === 4n) this.stats.stopMarkers++;
+          this.interrupts.raise(InterruptCause.PQ);
+          return;
+        }
+      }
+    }
+    this.autoRespond(msg, code, prpr);
+  }
+
+  /** The IOMMU's own response, sent only for requests that need one (last in group, not a stop marker). */
+  private autoRespond(msg: PcieMessage, code: number, prpr: boolean): void {
+    const last = (msg.payload & 4n) !== 0n;
+    const stopMarker = last && (msg.payload & 3n) === 0n;
+    if (!last || stopMarker) {
+      this.stats.discarded++;
+      return;
+    }
+    this.stats.autoResponses.set(code, (this.stats.autoResponses.get(code) ?? 0) + 1);
+    // A failure response carries the request's PASID; the others only when PRPR asks for it.
+    const withPasid = code === PrgResponseCode.ResponseFailure || prpr;
+    const prgi = (msg.payload >> 3n) & 0x1ffn;
+    this.send({
+      code: MessageCode.PrgResponse,
+      rid: msg.rid,
+      segment: msg.segment,
+      pasid: withPasid ? msg.pasid : null,
+      privileged: false,
+      execute: false,
+      tag: 0,
+      payload: (BigInt(msg.rid & 0xffff) << 48n) | (BigInt(code) << 44n) | (prgi << 32n),
+    });
+  }
+
+  private fitsDirectory(did: number): boolean {
+    const lowBits = this.state.msiFlat ? 6 : 7;
+    if (this.state.mode === 3) return did < 2 ** (lowBits + 9);
+    if (this.state.mode === 2) return did < 2 ** lowBits;
+    return true;
+  }
+
+  private record(did: number, msg: PcieMessage): boolean {
+    const q = this.q;
+    const pv = msg.pasid !== null;
+    const w0lo = ((pv ? msg.pasid ?? 0 : 0) << 12) >>> 0;
+    const w0hi = ((pv ? 1 : 0) | (pv && msg.privileged ? 2 : 0) | (pv && msg.execute ? 4 : 0) | ((did & 0xffffff) << 8)) >>> 0;
+    const payloadLo = Number(msg.payload & 0xffffffffn);
+    const payloadHi = Number((msg.payload >> 32n) & 0xffffffffn);
+    const ppn = q.entryPage(q.tail, PAGE_REQUEST_RECORD_SIZE);
+    const off = q.entryOffset(q.tail, PAGE_REQUEST_RECORD_SIZE);
+    if (!this.write(ppn, off, w0lo, w0hi) || !this.write(ppn, off + 8, payloadLo, payloadHi)) return false;
+    q.tail = (q.tail + 1) & q.indexMask;
+    return true;
+  }
+
+  private write(ppn: number, off: number, lo: number, hi: number): boolean {
+    if (!this.state.inPas(ppn)) return false;
+    const s = this.state.be ? this.bus.write64(ppn, off, bswap32(hi), bswap32(lo)) : this.bus.write64(ppn, off, lo, hi);
+    return s !== AccessStatus.AccessFault;
+  }
+}

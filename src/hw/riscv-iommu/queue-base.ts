@@ -1,0 +1,84 @@
+// What the three in-memory queues share (specification chapter "In-memory queue interface"):
+// a base register (PPN and LOG2SZ-1), head and tail indices that wrap at the queue size,
+// and the busy handshake of their control registers.
+
+import { QueueBaseLayout } from '../../formats/riscv-iommu/registers.js';
+import { encode } from '../../formats/bitfield.js';
+import type { Clock } from '../../sim/clock.js';
+import type { IommuState } from './state.js';
+
+export class QueueBase {
+  ppn = 0;
+  log2SizeMinus1 = 0;
+  head = 0;
+  tail = 0;
+  /** busy bit of the control register. */
+  busy = false;
+
+  constructor(
+    private readonly state: IommuState,
+    private readonly clock: Clock,
+    private readonly busyCycles: number,
+  ) {}
+
+  get entries(): number {
+    return 2 ** (this.log2SizeMinus1 + 1);
+  }
+
+  get indexMask(): number {
+    return (this.entries - 1) >>> 0;
+  }
+
+  reset(): void {
+    this.ppn = 0;
+    this.log2SizeMinus1 = 0;
+    this.head = 0;
+    this.tail = 0;
+    this.busy = false;
+  }
+
+  readBase(): bigint {
+    return encode(QueueBaseLayout, { LOG2SZ_1: this.log2SizeMinus1, PPN: this.ppn });
+  }
+
+  /** Writes the base register; the index register owned by software is then reset to 0. */
+  writeBase(value: bigint): void {
+    this.log2SizeMinus1 = Number(value & 0x1fn);
+    // PPN is WARL: bits beyond the physical address space do not stick.
+    this.ppn = Number((value >> 10n) & ((1n << 44n) - 1n)) % this.state.ppnLimit;
+  }
+
+  /** Page and byte offset of entry `index` of `entrySize` bytes. */
+  entryPage(index: number, entrySize: number): number {
+    return this.ppn + Math.floor((index * entrySize) / 4096);
+  }
+
+  entryOffset(index: number, entrySize: number): number {
+    return (index * entrySize) % 4096;
+  }
+
+  isEmpty(): boolean {
+    return this.head === this.tail;
+  }
+
+  /** Full when the tail is one behind the head: one slot always stays empty. */
+  isFull(): boolean {
+    return ((this.tail + 1) & this.indexMask) === this.head;
+  }
+
+  /**
+   * Completes a queue on/off transition, at once or after `busyCycles` of simulated time
+   * with `busy` set meanwhile (writes to a busy control register are dropped by the owner).
+   */
+  control(apply: () => void): void {
+    if (this.busyCycles === 0) {
+      apply();
+      return;
+    }
+    this.busy = true;
+    this.clock.schedule(this.busyCycles, () => {
+      this.busy = false;
+      apply();
+    });
+  }
+}
