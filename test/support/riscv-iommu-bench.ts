@@ -121,6 +121,25 @@ export class PageTable {
     return table + this.index(va, level) * BigInt(this.m.pteSize);
   }
 
+  /**
+   * Walks the table as software would, without changing it: the leaf PTE for `va`, its level,
+   * its address (as seen) and the translated address; null when `va` is not mapped.
+   */
+  lookup(va: bigint): { pte: bigint; level: number; pteAddress: bigint; address: bigint } | null {
+    let table = this.root;
+    for (let level = this.m.levels - 1; level >= 0; level--) {
+      const slot = table + this.index(va, level) * BigInt(this.m.pteSize);
+      const pte = this.read(slot);
+      if ((pte & PTE.V) === 0n) return null;
+      if ((pte & (PTE.R | PTE.X)) !== 0n) {
+        const size = 1n << BigInt(12 + level * this.m.vpnBits);
+        return { pte, level, pteAddress: slot, address: (this.pteToAddr(pte) & ~(size - 1n)) | (va & (size - 1n)) };
+      }
+      table = this.pteToAddr(pte);
+    }
+    return null;
+  }
+
   read(addrAsSeen: bigint): bigint {
     const spa = this.toSpa(addrAsSeen);
     let v = this.memory.read(spa, this.m.pteSize);
@@ -346,6 +365,26 @@ export class RiscvIommuBench {
     const words = encodeDeviceContext(fields);
     const n = this.extended ? 8 : 4;
     for (let i = 0; i < n; i++) this.writeStruct(addr + BigInt(i * 8), words[i]);
+    return addr;
+  }
+
+  /**
+   * Writes the process context of `pid` in a single-level (PD8) process directory whose root
+   * is at `pdtRoot` (as the IOMMU sees it; `toSpa` maps a guest-physical PDT address to its
+   * SPA). `sbe` selects big-endian (DC.tc.SBE). Returns the context's address as seen.
+   */
+  setProcessContextPd8(
+    pdtRoot: bigint,
+    pid: number,
+    f: { ens?: boolean; sum?: boolean; pscid?: number; fscMode?: number; fscPpn?: bigint; valid?: boolean },
+    o: { sbe?: boolean; toSpa?: (a: bigint) => bigint } = {},
+  ): bigint {
+    const addr = pdtRoot + BigInt((pid & 0xff) * 16);
+    const ta = (f.valid === false ? 0n : 1n) | (f.ens ? 2n : 0n) | (f.sum ? 4n : 0n) | (BigInt(f.pscid ?? 0) << 12n);
+    const fsc = (BigInt(f.fscMode ?? 0) << 60n) | ((f.fscPpn ?? 0n) >> 12n);
+    const spa = (o.toSpa ?? ((a: bigint) => a))(addr);
+    this.memory.write(spa, 8, o.sbe ? bswap64(ta) : ta);
+    this.memory.write(spa + 8n, 8, o.sbe ? bswap64(fsc) : fsc);
     return addr;
   }
 

@@ -31,6 +31,17 @@ export interface CommandQueueStats {
   unexpectedCompletions: number;
 }
 
+/** A 64-bit reserved-bit mask as [low word, high word], derived from the format's masks. */
+function halves(mask: bigint): [number, number] {
+  return [Number(mask & 0xffffffffn) >>> 0, Number(mask >> 32n) >>> 0];
+}
+const R_IOTINVAL0 = halves(RESERVED.iotinval0);
+const R_IOTINVAL1 = halves(RESERVED.iotinval1);
+const R_IOFENCE0 = halves(RESERVED.iofence0);
+const R_IOFENCE1 = halves(RESERVED.iofence1);
+const R_IODIR0 = halves(RESERVED.iodir0);
+const R_ATS0 = halves(RESERVED.ats0);
+
 interface Itag {
   busy: boolean;
   rid: number;
@@ -44,7 +55,9 @@ interface PendingFence {
   pw: boolean;
   av: boolean;
   wsi: boolean;
-  address: bigint;
+  /** Completion write target: page number and byte offset. */
+  page: number;
+  offset: number;
   data: number;
 }
 
@@ -75,6 +88,9 @@ export class CommandQueue {
   /** Set when an invalidation timed out; reported by the next IOFENCE.C. */
   private timedOut = false;
   private processing = false;
+  /** The command being executed: [w0 low, w0 high, w1 low, w1 high]. */
+  private readonly cmd = new Uint32Array(4);
+  private readonly fence: PendingFence = { pr: false, pw: false, av: false, wsi: false, page: 0, offset: 0, data: 0 };
 
   constructor(
     readonly q: QueueBase,
@@ -143,9 +159,12 @@ export class CommandQueue {
           this.on = false;
         });
       }
-      return;
+    } else {
+      this.process(); // clearing an error bit resumes command processing
     }
-    this.process(); // clearing an error bit resumes command processing
+    // cip is set while cie is 1 and an error bit or fence_w_ip is 1 (§ ipsr, § Command-Queue):
+    // setting cie with one of them pending sets cip.
+    if (this.errorPending()) this.interrupts.raise(InterruptCause.CQ);
   }
 
   writeBase(value: bigint): void {
@@ -155,7 +174,7 @@ export class CommandQueue {
   }
 
   writeTail(value: number): void {
-    this.q.tail = value & this.q.indexMask;
+    this.q.tail = this.q.wrap(value);
     this.process();
   }
 
@@ -222,7 +241,7 @@ export class CommandQueue {
         this.q.head !== this.q.tail
       ) {
         if (!this.executeOne()) break;
-        this.q.head = (this.q.head + 1) & this.q.indexMask;
+        this.q.head = this.q.next(this.q.head);
       }
     } finally {
       this.processing = false;
@@ -234,42 +253,43 @@ export class CommandQueue {
     const q = this.q;
     const ppn = q.entryPage(q.head, COMMAND_SIZE);
     const off = q.entryOffset(q.head, COMMAND_SIZE);
-    const w0 = this.fetch(ppn, off);
-    const w1 = w0 === null ? null : this.fetch(ppn, off + 8);
-    if (w0 === null || w1 === null) {
+    // The command's two doublewords, as 32-bit halves (fctl.BE byte order).
+    if (!this.fetch(ppn, off, 0) || !this.fetch(ppn, off + 8, 2)) {
       this.stats.memoryFaults++;
       this.setError('cqmf');
       return false;
     }
-    const opcode = Number(w0 & 0x7fn);
-    const func3 = Number((w0 >> 7n) & 7n);
+    const w = this.cmd;
+    const opcode = w[0] & 0x7f;
+    const func3 = (w[0] >>> 7) & 7;
     switch (opcode) {
       case Opcode.IOTINVAL:
-        return this.iotinval(func3, w0, w1);
+        return this.iotinval(func3, w[0], w[1], w[2], w[3]);
       case Opcode.IOFENCE:
-        return this.iofence(func3, w0, w1);
+        return this.iofence(func3, w[0], w[1], w[2], w[3]);
       case Opcode.IODIR:
-        return this.iodir(func3, w0, w1);
+        return this.iodir(func3, w[0], w[1], w[2], w[3]);
       case Opcode.ATS:
-        return this.ats(func3, w0, w1);
+        return this.ats(func3, w[0], w[1], w[2], w[3]);
       default:
         return this.illegalCommand();
     }
   }
 
-  private iotinval(func3: number, w0: bigint, w1: bigint): boolean {
+  private iotinval(func3: number, lo0: number, hi0: number, lo1: number, hi1: number): boolean {
     const st = this.state;
-    const nl = ((w0 >> 34n) & 1n) === 1n;
-    const s = ((w1 >> 9n) & 1n) === 1n;
-    if ((w0 & RESERVED.iotinval0) !== 0n || (w1 & RESERVED.iotinval1) !== 0n) return this.illegalCommand();
+    if ((lo0 & R_IOTINVAL0[0]) !== 0 || (hi0 & R_IOTINVAL0[1]) !== 0 || (lo1 & R_IOTINVAL1[0]) !== 0 || (hi1 & R_IOTINVAL1[1]) !== 0) {
+      return this.illegalCommand();
+    }
+    const nl = (hi0 & 4) !== 0;
+    const s = (lo1 & 0x200) !== 0;
     if ((nl && !st.nl) || (s && !st.rangeInval)) return this.illegalCommand();
-    const av = ((w0 >> 10n) & 1n) === 1n;
-    const pscv = ((w0 >> 32n) & 1n) === 1n;
-    const gv = ((w0 >> 33n) & 1n) === 1n;
-    const pscid = Number((w0 >> 12n) & 0xfffffn);
-    const gscid = Number((w0 >> 44n) & 0xffffn);
-    const addrPage = Number((w1 >> 10n) & ((1n << 52n) - 1n));
-    const range = av ? napotRange(addrPage, s) : null;
+    const av = (lo0 & 0x400) !== 0;
+    const pscv = (hi0 & 1) !== 0;
+    const gv = (hi0 & 2) !== 0;
+    const pscid = lo0 >>> 12;
+    const gscid = (hi0 >>> 12) & 0xffff;
+    const range = av ? napotRange((hi1 & 0x3fffffff) * 4194304 + (lo1 >>> 10), s) : null;
     if (func3 === 0) {
       // IOTINVAL.VMA: first-stage (and combined) translations; NL adds non-leaf entries,
       // which this IOTLB holds only as part of leaf translations.
@@ -287,11 +307,11 @@ export class CommandQueue {
     return this.illegalCommand();
   }
 
-  private iodir(func3: number, w0: bigint, w1: bigint): boolean {
-    if ((w0 & RESERVED.iodir0) !== 0n || w1 !== 0n) return this.illegalCommand();
-    const dv = ((w0 >> 33n) & 1n) === 1n;
-    const did = Number((w0 >> 40n) & 0xffffffn);
-    const pid = Number((w0 >> 12n) & 0xfffffn);
+  private iodir(func3: number, lo0: number, hi0: number, lo1: number, hi1: number): boolean {
+    if ((lo0 & R_IODIR0[0]) !== 0 || (hi0 & R_IODIR0[1]) !== 0 || lo1 !== 0 || hi1 !== 0) return this.illegalCommand();
+    const dv = (hi0 & 2) !== 0;
+    const did = hi0 >>> 8;
+    const pid = lo0 >>> 12;
     if (dv && did >= 2 ** this.state.params.deviceIdBits) return this.illegalCommand();
     const { dc, pc } = this.caches;
     if (func3 === 0) {
@@ -318,18 +338,21 @@ export class CommandQueue {
     return this.illegalCommand();
   }
 
-  private iofence(func3: number, w0: bigint, w1: bigint): boolean {
-    if ((w0 & RESERVED.iofence0) !== 0n || (w1 & RESERVED.iofence1) !== 0n || func3 !== 0) return this.illegalCommand();
-    const wsi = ((w0 >> 11n) & 1n) === 1n;
+  private iofence(func3: number, lo0: number, hi0: number, lo1: number, hi1: number): boolean {
+    if ((lo0 & R_IOFENCE0[0]) !== 0 || (hi0 & R_IOFENCE0[1]) !== 0 || (lo1 & R_IOFENCE1[0]) !== 0 || (hi1 & R_IOFENCE1[1]) !== 0 || func3 !== 0) {
+      return this.illegalCommand();
+    }
+    const wsi = (lo0 & 0x800) !== 0;
     if (wsi && !this.state.wsi) return this.illegalCommand(); // WSI is reserved without wired interrupts
-    const fence: PendingFence = {
-      av: ((w0 >> 10n) & 1n) === 1n,
-      wsi,
-      pr: ((w0 >> 12n) & 1n) === 1n,
-      pw: ((w0 >> 13n) & 1n) === 1n,
-      data: Number((w0 >> 32n) & 0xffffffffn),
-      address: (w1 & ((1n << 62n) - 1n)) << 2n,
-    };
+    const fence = this.fence;
+    fence.av = (lo0 & 0x400) !== 0;
+    fence.wsi = wsi;
+    fence.pr = (lo0 & 0x1000) !== 0;
+    fence.pw = (lo0 & 0x2000) !== 0;
+    fence.data = hi0;
+    // ADDR[63:2] sits in bits 61:0 of the second doubleword: page = bits 61:10, offset = bits 9:0 << 2.
+    fence.page = (hi1 & 0x3fffffff) * 4194304 + (lo1 >>> 10);
+    fence.offset = (lo1 << 2) & 0xffc;
     if (this.outstandingInvalidations > 0) {
       this.waitingFence = fence; // cqh stays on the fence until the invalidations resolve
       return false;
@@ -348,10 +371,8 @@ export class CommandQueue {
     if (f.pr) this.stats.orderingRequests.reads++;
     if (f.pw) this.stats.orderingRequests.writes++;
     if (f.av) {
-      const ppn = Number(f.address >> 12n);
-      const off = Number(f.address & 0xfffn);
       const data = this.state.be ? bswap32(f.data) : f.data;
-      const ok = this.state.inPas(ppn) && this.bus.write32(ppn, off, data) !== AccessStatus.AccessFault;
+      const ok = this.state.inPas(f.page) && this.bus.write32(f.page, f.offset, data) !== AccessStatus.AccessFault;
       if (!ok) {
         this.stats.memoryFaults++;
         this.setError('cqmf');
@@ -366,19 +387,19 @@ export class CommandQueue {
     return true;
   }
 
-  private ats(func3: number, w0: bigint, w1: bigint): boolean {
-    if (!this.state.ats || (w0 & RESERVED.ats0) !== 0n || func3 > 1) return this.illegalCommand();
-    const pv = ((w0 >> 32n) & 1n) === 1n;
-    const dsv = ((w0 >> 33n) & 1n) === 1n;
+  private ats(func3: number, lo0: number, hi0: number, lo1: number, hi1: number): boolean {
+    if (!this.state.ats || (lo0 & R_ATS0[0]) !== 0 || (hi0 & R_ATS0[1]) !== 0 || func3 > 1) return this.illegalCommand();
+    const pv = (hi0 & 1) !== 0;
+    const dsv = (hi0 & 2) !== 0;
     const msg: PcieMessage = {
       code: func3 === 0 ? MessageCode.InvalidationRequest : MessageCode.PrgResponse,
-      rid: Number((w0 >> 40n) & 0xffffn),
-      segment: dsv ? Number((w0 >> 56n) & 0xffn) : null,
-      pasid: pv ? Number((w0 >> 12n) & 0xfffffn) : null,
+      rid: (hi0 >>> 8) & 0xffff,
+      segment: dsv ? hi0 >>> 24 : null,
+      pasid: pv ? lo0 >>> 12 : null,
       privileged: false,
       execute: false,
       tag: 0,
-      payload: w1,
+      payload: join64(hi1, lo1),
     };
     if (func3 === 1) {
       this.count('ATS.PRGR');
@@ -422,7 +443,7 @@ export class CommandQueue {
     if (this.waitingFence !== null && this.outstandingInvalidations === 0) {
       const fence = this.waitingFence;
       this.waitingFence = null;
-      if (this.completeFence(fence)) this.q.head = (this.q.head + 1) & this.q.indexMask;
+      if (this.completeFence(fence)) this.q.head = this.q.next(this.q.head);
       if (this.q.busy && !this.enabled) {
         // The queue was turned off while the fence waited: it turns off now.
         this.q.busy = false;
@@ -430,19 +451,30 @@ export class CommandQueue {
       }
     }
     if (this.waitingFence === null && this.blockedInvalidation !== null) {
-      if (this.issueInvalidation(this.blockedInvalidation)) this.blockedInvalidation = null;
+      // Taken before it is sent: a device may answer from within the send, re-entering here.
+      const blocked = this.blockedInvalidation;
+      this.blockedInvalidation = null;
+      if (!this.issueInvalidation(blocked)) this.blockedInvalidation = blocked;
     }
     this.process();
   }
 
   // ---- helpers ----------------------------------------------------------------------------
 
-  private fetch(ppn: number, off: number): bigint | null {
-    if (!this.state.inPas(ppn)) return null;
-    if (this.memory.check(ppn, off, 8) !== AccessStatus.Ok) return null;
+  /** Reads one command doubleword into cmd[at], cmd[at+1]; false on a memory fault. */
+  private fetch(ppn: number, off: number, at: number): boolean {
+    if (!this.state.inPas(ppn)) return false;
+    if (this.memory.check(ppn, off, 8) !== AccessStatus.Ok) return false;
     const lo = this.memory.read64(ppn, off);
     const hi = this.memory.hi;
-    return this.state.be ? join64(bswap32(lo), bswap32(hi)) : join64(hi, lo);
+    if (this.state.be) {
+      this.cmd[at] = bswap32(hi);
+      this.cmd[at + 1] = bswap32(lo);
+    } else {
+      this.cmd[at] = lo;
+      this.cmd[at + 1] = hi;
+    }
+    return true;
   }
 
   private illegalCommand(): boolean {

@@ -61,17 +61,20 @@ export class FaultQueue {
     if ((value & (1 << 8)) !== 0) this.memoryFault = false;
     if ((value & (1 << 9)) !== 0) this.overflow = false;
     const en = (value & 1) !== 0;
-    if (en === this.enabled) return;
-    this.enabled = en;
-    // Turning the queue on or off takes effect when the busy handshake completes.
-    this.q.control(() => {
-      if (en) {
-        this.q.tail = 0;
-        this.memoryFault = false;
-        this.overflow = false;
-      }
-      this.on = en;
-    });
+    if (en !== this.enabled) {
+      this.enabled = en;
+      // Turning the queue on or off takes effect when the busy handshake completes.
+      this.q.control(() => {
+        if (en) {
+          this.q.tail = 0;
+          this.memoryFault = false;
+          this.overflow = false;
+        }
+        this.on = en;
+      });
+    }
+    // fip is set while fie is 1 and an error bit is 1 (§ ipsr): setting fie with one pending sets it.
+    if (this.errorPending()) this.interrupts.raise(InterruptCause.FQ);
   }
 
   writeBase(value: bigint): void {
@@ -81,7 +84,7 @@ export class FaultQueue {
   }
 
   writeHead(value: number): void {
-    this.q.head = value & this.q.indexMask;
+    this.q.head = this.q.wrap(value);
   }
 
   /** Whether the conditions behind ipsr.fip still hold (for re-latching after a clear). */
@@ -127,7 +130,7 @@ export class FaultQueue {
       this.stats.memoryFaults++;
       this.stats.dropped++;
     } else {
-      q.tail = (q.tail + 1) & q.indexMask;
+      q.tail = q.next(q.tail);
       this.stats.recorded++;
       this.stats.byCause.set(cause, (this.stats.byCause.get(cause) ?? 0) + 1);
     }

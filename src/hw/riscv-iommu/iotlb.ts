@@ -61,6 +61,8 @@ export interface TlbFill {
   gpaVpn: number;
   /** Size of the second-stage leaf used, for address-selective IOTINVAL.GVMA; NO_G_LEAF when Bare. */
   gLog2Pages: number;
+  /** Size of the first-stage leaf used (at least log2Pages), for address-selective IOTINVAL.VMA. */
+  sLog2Pages: number;
 }
 
 export class Iotlb {
@@ -77,9 +79,14 @@ export class Iotlb {
   private readonly gen: Uint32Array;
   private readonly log2Pages: Uint8Array;
   private readonly gLog2Pages: Uint8Array;
+  private readonly sLog2Pages: Uint8Array; // first-stage leaf the entry was built from
   private readonly flags: Uint16Array;
   private readonly pbmt: Uint8Array;
 
+  /** Indices of valid entries (dense), so that invalidations cost what is cached, not the capacity. */
+  private readonly live: Int32Array;
+  private readonly livePos: Int32Array;
+  private liveCount = 0;
   private currentGen = 1;
   private clock = 0;
   private readonly setMask: number;
@@ -109,8 +116,11 @@ export class Iotlb {
     this.gen = new Uint32Array(n);
     this.log2Pages = new Uint8Array(n);
     this.gLog2Pages = new Uint8Array(n);
+    this.sLog2Pages = new Uint8Array(n);
     this.flags = new Uint16Array(n);
     this.pbmt = new Uint8Array(n);
+    this.live = new Int32Array(n);
+    this.livePos = new Int32Array(n);
     this.setMask = sets - 1;
   }
 
@@ -169,7 +179,10 @@ export class Iotlb {
     this.gpa[victim] = f.gpaVpn - (f.vpn - base);
     this.gLeaf[victim] = f.gLog2Pages === NO_G_LEAF ? 0 : f.gpaVpn - (f.gpaVpn % POW2[f.gLog2Pages]);
     this.gLog2Pages[victim] = f.gLog2Pages;
+    this.sLog2Pages[victim] = f.sLog2Pages > f.log2Pages ? f.sLog2Pages : f.log2Pages;
     this.gen[victim] = this.currentGen;
+    this.livePos[victim] = this.liveCount;
+    this.live[this.liveCount++] = victim;
     this.stamp[victim] = ++this.clock;
     if (this.perSize[f.log2Pages]++ === 0) this.rebuildSizes();
     this.counters.fills++;
@@ -196,7 +209,10 @@ export class Iotlb {
         if (!tagPscv(t) || tagPscid(t) !== pscid) return false;
         if ((this.flags[i] & TlbFlag.VS_G) !== 0) return false;
       }
-      if (range !== null && !overlaps(this.vpn[i], this.log2Pages[i], range.vpn, range.log2Pages)) return false;
+      // An entry smaller than its first-stage leaf (a smaller second stage, an MSI page nearby)
+      // holds that leaf: an address anywhere in the leaf selects it.
+      const s = this.sLog2Pages[i];
+      if (range !== null && !overlaps(this.vpn[i] - (this.vpn[i] % POW2[s]), s, range.vpn, range.log2Pages)) return false;
       return true;
     });
   }
@@ -221,7 +237,8 @@ export class Iotlb {
 
   /** Drops every entry in O(1). */
   flush(): void {
-    const n = this.occupancy;
+    const n = this.liveCount;
+    this.liveCount = 0;
     this.currentGen = (this.currentGen + 1) >>> 0 || 1;
     if (this.currentGen === 1) this.gen.fill(0); // wrapped: forget stale generations
     this.perSize.fill(0);
@@ -230,9 +247,7 @@ export class Iotlb {
   }
 
   get occupancy(): number {
-    let n = 0;
-    for (let i = 0; i < this.capacity; i++) if (this.gen[i] === this.currentGen) n++;
-    return n;
+    return this.liveCount;
   }
 
   /** Valid entries, decoded, for inspection tools. */
@@ -245,8 +260,8 @@ export class Iotlb {
     flags: number;
     pbmt: number;
   }> {
-    for (let i = 0; i < this.capacity; i++) {
-      if (this.gen[i] !== this.currentGen) continue;
+    for (let k = 0; k < this.liveCount; k++) {
+      const i = this.live[k];
       const t = this.tag[i];
       yield {
         gscid: tagGv(t) ? tagGscid(t) : null,
@@ -262,8 +277,10 @@ export class Iotlb {
 
   private invalidate(match: (i: number) => boolean): number {
     let n = 0;
-    for (let i = 0; i < this.capacity; i++) {
-      if (this.gen[i] === this.currentGen && match(i)) {
+    // Walk the live list backwards: drop() moves the last live entry into the freed slot.
+    for (let k = this.liveCount - 1; k >= 0; k--) {
+      const i = this.live[k];
+      if (match(i)) {
         this.drop(i);
         n++;
       }
@@ -274,6 +291,10 @@ export class Iotlb {
 
   private drop(i: number): void {
     this.gen[i] = 0;
+    const k = this.livePos[i];
+    const last = this.live[--this.liveCount];
+    this.live[k] = last;
+    this.livePos[last] = k;
     if (--this.perSize[this.log2Pages[i]] === 0) this.rebuildSizes();
   }
 

@@ -67,16 +67,19 @@ export class PageRequestQueue {
     if ((value & (1 << 8)) !== 0) this.memoryFault = false;
     if ((value & (1 << 9)) !== 0) this.overflow = false;
     const en = (value & 1) !== 0;
-    if (en === this.enabled) return;
-    this.enabled = en;
-    this.q.control(() => {
-      if (en) {
-        this.q.tail = 0;
-        this.memoryFault = false;
-        this.overflow = false;
-      }
-      this.on = en;
-    });
+    if (en !== this.enabled) {
+      this.enabled = en;
+      this.q.control(() => {
+        if (en) {
+          this.q.tail = 0;
+          this.memoryFault = false;
+          this.overflow = false;
+        }
+        this.on = en;
+      });
+    }
+    // pip is set while pie is 1 and an error bit is 1 (§ ipsr): setting pie with one pending sets it.
+    if (this.errorPending()) this.interrupts.raise(InterruptCause.PQ);
   }
 
   writeBase(value: bigint): void {
@@ -87,7 +90,7 @@ export class PageRequestQueue {
 
   writeHead(value: number): void {
     if (!this.state.ats) return;
-    this.q.head = value & this.q.indexMask;
+    this.q.head = this.q.wrap(value);
   }
 
   errorPending(): boolean {
@@ -191,7 +194,7 @@ export class PageRequestQueue {
     const ppn = q.entryPage(q.tail, PAGE_REQUEST_RECORD_SIZE);
     const off = q.entryOffset(q.tail, PAGE_REQUEST_RECORD_SIZE);
     if (!this.write(ppn, off, w0lo, w0hi) || !this.write(ppn, off + 8, payloadLo, payloadHi)) return false;
-    q.tail = (q.tail + 1) & q.indexMask;
+    q.tail = q.next(q.tail);
     return true;
   }
 

@@ -242,7 +242,9 @@ export class PageWalker {
       const st = this.secondStage(table, this.implicitAccess, true, true, sxl);
       if (st !== Walk.Ok) return this.implicitFailure(st, table, byte, false);
       const gPpnOfTable = this.gPpn;
-      const gWritable = (this.gFlags & TlbFlag.G_W) !== 0;
+      // An A/D update of this PTE is a store to the table page: the second stage must grant W
+      // and hold D=1 (set by the implicit read when GADE=1; with GADE=0 a clean page faults).
+      const gWritable = (this.gFlags & (TlbFlag.G_W | TlbFlag.G_D)) === (TlbFlag.G_W | TlbFlag.G_D);
       if (this.hpm.active !== 0) this.countWalk(HpmEvent.FirstStageWalks);
       let lo: number;
       let hi: number;

@@ -21,17 +21,12 @@ export class QueueBase {
     private readonly busyCycles: number,
   ) {}
 
-  get entries(): number {
-    return 2 ** (this.log2SizeMinus1 + 1);
-  }
-
-  get indexMask(): number {
-    return (this.entries - 1) >>> 0;
-  }
+  /** Number of entries (follows the base register). */
+  entries = 2;
 
   reset(): void {
     this.ppn = 0;
-    this.log2SizeMinus1 = 0;
+    this.setSize(0);
     this.head = 0;
     this.tail = 0;
     this.busy = false;
@@ -43,9 +38,24 @@ export class QueueBase {
 
   /** Writes the base register; the index register owned by software is then reset to 0. */
   writeBase(value: bigint): void {
-    this.log2SizeMinus1 = Number(value & 0x1fn);
+    this.setSize(Number(value & 0x1fn));
     // PPN is WARL: bits beyond the physical address space do not stick.
     this.ppn = Number((value >> 10n) & ((1n << 44n) - 1n)) % this.state.ppnLimit;
+  }
+
+  private setSize(log2SizeMinus1: number): void {
+    this.log2SizeMinus1 = log2SizeMinus1;
+    this.entries = 2 ** (log2SizeMinus1 + 1);
+  }
+
+  /** An index register value reduced to the queue size (only LOG2SZ-1:0 bits are writable). */
+  wrap(value: number): number {
+    return (value >>> 0) % this.entries;
+  }
+
+  /** The index after `index`, wrapping at the end of the queue. */
+  next(index: number): number {
+    return index + 1 === this.entries ? 0 : index + 1;
   }
 
   /** Page and byte offset of entry `index` of `entrySize` bytes. */
@@ -63,7 +73,7 @@ export class QueueBase {
 
   /** Full when the tail is one behind the head: one slot always stays empty. */
   isFull(): boolean {
-    return ((this.tail + 1) & this.indexMask) === this.head;
+    return this.next(this.tail) === this.head;
   }
 
   /**

@@ -56,7 +56,8 @@ export class RegisterFile {
     const kind = this.validate(offset, size);
     if (kind < 0) {
       this.aborted++;
-      return size === 8 ? this.abortValue : this.abortValue & 0xffffffffn;
+      // The abort value, truncated to the bytes the access asked for (1, 2, 4 or 8).
+      return size >= 8 || !(size > 0) ? this.abortValue : this.abortValue & ((1n << BigInt(8 * Math.ceil(size))) - 1n);
     }
     if (kind === 0) return 0n; // reserved and custom space reads as zero
     if (size === 8) return this.read64(offset);

@@ -67,6 +67,11 @@ export class Translator {
     faults: new Map(),
   };
   readonly walker: PageWalker;
+  // Range sizes (log2 of 4 KiB pages) reported for a Bare stage.
+  private readonly bareFirstLog2: number;
+  private readonly bareFirstSv32Log2: number;
+  private readonly bareSecondLog2: number;
+  private readonly bareSecondSv32x4Log2: number;
 
   /** DC.tc.DTF of the device of the most recent request (for faults found after translation). */
   lastDtf = false;
@@ -78,7 +83,7 @@ export class Translator {
   private readonly access: AccessKind = { read: true, write: false, exec: false };
   private readonly implicitRead: AccessKind = { read: true, write: false, exec: false };
   private readonly words = new Uint32Array(16);
-  private readonly fill: TlbFill = { tag: 0, vpn: 0, ppn: 0, log2Pages: 0, flags: 0, pbmt: 0, gpaVpn: 0, gLog2Pages: NO_G_LEAF };
+  private readonly fill: TlbFill = { tag: 0, vpn: 0, ppn: 0, log2Pages: 0, flags: 0, pbmt: 0, gpaVpn: 0, gLog2Pages: NO_G_LEAF, sLog2Pages: 0 };
   // MSI translation results
   private msiPpn = 0;
   private msiMrifAddress = 0n;
@@ -96,6 +101,11 @@ export class Translator {
   ) {
     this.walker = new PageWalker(state, reader, hpm);
     this.walker.access = this.access;
+    const p = state.params;
+    this.bareFirstLog2 = log2Pages(p.bareFirstStageBytes);
+    this.bareFirstSv32Log2 = log2Pages(p.bareFirstStageBytesSv32);
+    this.bareSecondLog2 = log2Pages(p.bareSecondStageBytes);
+    this.bareSecondSv32x4Log2 = log2Pages(p.bareSecondStageBytesSv32x4);
   }
 
   /** The cause of the most recent failure to locate a context. */
@@ -279,7 +289,7 @@ export class Translator {
       sPbmt = walker.sPbmt;
     } else {
       gppn = vpn;
-      sLog2 = log2Pages(dc.sxl ? st.params.bareFirstStageBytesSv32 : st.params.bareFirstStageBytes);
+      sLog2 = dc.sxl ? this.bareFirstSv32Log2 : this.bareFirstLog2;
       sFlags = ALL_VS;
     }
 
@@ -299,9 +309,11 @@ export class Translator {
           rsp.noticeAddress = this.msiNoticeAddress;
           rsp.noticeData = this.msiNoticeData;
         } else {
-          this.cacheFill(req, dc, tag, vpn, gppn, this.msiPpn, 0, flags, 0, gppn, 0, pscv);
+          this.fill.sLog2Pages = s !== null ? sLog2 : 0;
+          this.cacheFill(req, dc, tag, vpn, gppn, this.msiPpn, 0, flags, sPbmt, gppn, 0, pscv);
         }
-        return this.complete(req, rsp, dc, this.msiPpn, 0, flags, 0, true, mrif, gppn);
+        // The MSI PTE acts as a second-stage PTE of type PMA: a first-stage PBMT overrides it.
+        return this.complete(req, rsp, dc, this.msiPpn, 0, flags, sPbmt, true, mrif, gppn);
       }
     }
 
@@ -327,7 +339,7 @@ export class Translator {
       gPbmt = walker.gPbmt;
     } else {
       ppn = gppn;
-      gLog2 = log2Pages(st.gxl ? st.params.bareSecondStageBytesSv32x4 : st.params.bareSecondStageBytes);
+      gLog2 = st.gxl ? this.bareSecondSv32x4Log2 : this.bareSecondLog2;
       gFlags = ALL_G;
     }
 
@@ -336,6 +348,7 @@ export class Translator {
     if (dc.msiMode !== 0 && size > 0) size = this.avoidMsiPages(dc, gppn, size);
     const flags = sFlags | gFlags;
     const pbmt = sPbmt !== 0 ? sPbmt : gPbmt;
+    this.fill.sLog2Pages = s !== null ? sLog2 : size;
     this.cacheFill(req, dc, tag, vpn, gppn, ppn, size, flags, pbmt, gppn, dc.g !== null ? gLog2 : NO_G_LEAF, pscv);
     return this.complete(req, rsp, dc, ppn, size, flags, pbmt, false, false, gppn);
   }
@@ -395,6 +408,7 @@ export class Translator {
         // Cache GPA -> SPA: translated requests of this context will look up the GPA.
         if (pscv && log2 > 0) f.log2Pages = Math.min(log2, gLog2 === NO_G_LEAF ? log2 : gLog2);
         f.tag = addressSpaceTag(dc.g !== null, dc.gscid, false, 0);
+        f.sLog2Pages = 0;
         f.vpn = gppn;
         f.flags = (flags & ~(ALL_VS)) | ALL_VS;
       } else {
