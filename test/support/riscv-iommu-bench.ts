@@ -388,6 +388,16 @@ export class RiscvIommuBench {
     return addr;
   }
 
+  /**
+   * Makes sure `did` has a valid device context with EN_ATS (creating a 3-level directory if
+   * the IOMMU is Off or Bare): ATS translation requests and Invalidation Completions from a
+   * device are inbound transactions that need one.
+   */
+  ensureAtsDevice(did: number): void {
+    if (this.iommu.state.mode < 2) this.setMode('3LVL');
+    if ((this.readStruct(this.dcAddress(did)) & 1n) === 0n) this.setDeviceContext(did, { tc: { EN_ATS: true } });
+  }
+
   /** Device-directory (fctl.BE) byte order for a doubleword. */
   readStruct(addr: bigint): bigint {
     const v = this.memory.read(addr, 8);

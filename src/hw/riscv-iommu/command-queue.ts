@@ -196,6 +196,10 @@ export class CommandQueue {
   invalidationCompletion(msg: PcieMessage): boolean {
     const vector = Number(msg.payload & 0xffffffffn);
     const count = Number((msg.payload >> 32n) & 7n);
+    if (vector === 0) {
+      this.stats.unexpectedCompletions++;
+      return false;
+    }
     for (let i = 0; i < 32; i++) {
       if (((vector >>> i) & 1) === 0) continue;
       const t = this.itags[i];
@@ -312,7 +316,8 @@ export class CommandQueue {
     const dv = (hi0 & 2) !== 0;
     const did = hi0 >>> 8;
     const pid = lo0 >>> 12;
-    if (dv && did >= 2 ** this.state.params.deviceIdBits) return this.illegalCommand();
+    // DID may be no wider than the implementation supports, nor than the directory mode indexes.
+    if (dv && (did >= 2 ** this.state.params.deviceIdBits || !this.state.deviceIdFits(did))) return this.illegalCommand();
     const { dc, pc } = this.caches;
     if (func3 === 0) {
       if (pid !== 0) return this.illegalCommand(); // PID is reserved for INVAL_DDT

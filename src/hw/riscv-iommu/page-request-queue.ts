@@ -99,55 +99,40 @@ export class PageRequestQueue {
 
   /** Handles a "Page Request" or "Stop Marker" message from a device. */
   receive(msg: PcieMessage): void {
-    const st = this.state;
     this.stats.received++;
     const did = ((msg.segment ?? 0) << 16) | msg.rid;
     const pv = msg.pasid !== null;
     const pid = msg.pasid ?? 0;
     let prpr = false;
-    const fault = (cause: number, dtf: boolean): void => {
-      this.faultQueue.report(cause, Ttyp.PcieMessage, did, pv, pid, msg.privileged, 0, MessageCode.PageRequest, 0, 0, dtf);
-    };
     let code: number;
-    if (st.mode === 0) {
-      fault(Cause.AllInboundDisallowed, false);
-      code = PrgResponseCode.ResponseFailure;
-    } else if (st.mode === 1) {
-      fault(Cause.TransactionTypeDisallowed, false);
-      code = PrgResponseCode.InvalidRequest;
-    } else if (!this.fitsDirectory(did)) {
-      fault(Cause.TransactionTypeDisallowed, false);
-      code = PrgResponseCode.InvalidRequest;
+    const dc = this.translator.messageRequester(did, pv, pid, msg.privileged, MessageCode.PageRequest);
+    if (dc === null) {
+      // Bare mode and too-wide ids are invalid requests; Off and directory faults are failures.
+      code = this.translator.lastCause === Cause.TransactionTypeDisallowed ? PrgResponseCode.InvalidRequest : PrgResponseCode.ResponseFailure;
     } else {
-      const dc = this.translator.locateDeviceContext(did, pv, pid);
-      if (dc === null) {
-        fault(this.translator.lastCause, false);
+      prpr = dc.prpr;
+      if (!dc.enPri) {
+        this.faultQueue.report(Cause.TransactionTypeDisallowed, Ttyp.PcieMessage, did, pv, pid, msg.privileged, 0, MessageCode.PageRequest, 0, 0, dc.dtf);
+        code = PrgResponseCode.InvalidRequest;
+      } else if (!this.on || !this.enabled || this.memoryFault) {
+        code = PrgResponseCode.ResponseFailure;
+      } else if (this.overflow) {
+        code = PrgResponseCode.Success;
+      } else if (this.q.isFull()) {
+        this.overflow = true;
+        this.stats.overflows++;
+        this.interrupts.raise(InterruptCause.PQ);
+        code = PrgResponseCode.Success;
+      } else if (!this.record(did, msg)) {
+        this.memoryFault = true;
+        this.stats.memoryFaults++;
+        this.interrupts.raise(InterruptCause.PQ);
         code = PrgResponseCode.ResponseFailure;
       } else {
-        prpr = dc.prpr;
-        if (!dc.enPri) {
-          fault(Cause.TransactionTypeDisallowed, dc.dtf);
-          code = PrgResponseCode.InvalidRequest;
-        } else if (!this.on || !this.enabled || this.memoryFault) {
-          code = PrgResponseCode.ResponseFailure;
-        } else if (this.overflow) {
-          code = PrgResponseCode.Success;
-        } else if (this.q.isFull()) {
-          this.overflow = true;
-          this.stats.overflows++;
-          this.interrupts.raise(InterruptCause.PQ);
-          code = PrgResponseCode.Success;
-        } else if (!this.record(did, msg)) {
-          this.memoryFault = true;
-          this.stats.memoryFaults++;
-          this.interrupts.raise(InterruptCause.PQ);
-          code = PrgResponseCode.ResponseFailure;
-        } else {
-          this.stats.queued++;
-          if ((msg.payload & 7n) === 4n) this.stats.stopMarkers++;
-          this.interrupts.raise(InterruptCause.PQ);
-          return;
-        }
+        this.stats.queued++;
+        if ((msg.payload & 7n) === 4n) this.stats.stopMarkers++;
+        this.interrupts.raise(InterruptCause.PQ);
+        return;
       }
     }
     this.autoRespond(msg, code, prpr);
@@ -175,13 +160,6 @@ export class PageRequestQueue {
       tag: 0,
       payload: (BigInt(msg.rid & 0xffff) << 48n) | (BigInt(code) << 44n) | (prgi << 32n),
     });
-  }
-
-  private fitsDirectory(did: number): boolean {
-    const lowBits = this.state.msiFlat ? 6 : 7;
-    if (this.state.mode === 3) return did < 2 ** (lowBits + 9);
-    if (this.state.mode === 2) return did < 2 ** lowBits;
-    return true;
   }
 
   private record(did: number, msg: PcieMessage): boolean {

@@ -109,6 +109,8 @@ export class PageWalker {
   implicitWrite = false;
   /** Set when the first stage faulted while accessing its own tables through the second stage. */
   implicitFault = false;
+  /** Set when an ATS request asked a supervisor execute permission on a user page: X is denied. */
+  denyExec = false;
 
   private readonly implicitAccess: AccessKind = { read: true, write: false, exec: false };
 
@@ -188,7 +190,9 @@ export class PageWalker {
       const wantD = w && !d && (access.write || (implicit && this.sade));
       if (!a || wantD) {
         if (!this.gade) {
-          if (!a || access.write) return Walk.PageFault;
+          // Without hardware updating: an unaccessed page faults, and so does a store to a clean
+          // one; an ATS request asking for write just gets no write permission (D stays 0).
+          if (!a || (access.write && checkPerms)) return Walk.PageFault;
         } else {
           if (this.hpm.active !== 0) this.countWalk(HpmEvent.SecondStageWalks);
           const newLo = (lo | 0x40 | (wantD ? 0x80 : 0)) >>> 0;
@@ -272,7 +276,13 @@ export class PageWalker {
       }
       const user = (lo & 0x10) !== 0;
       if (!this.supervisor && !user) return Walk.PageFault;
-      if (this.supervisor && user && (access.exec || !this.sum)) return Walk.PageFault;
+      // Supervisor access to a user page needs SUM; execute there is never allowed. An ATS
+      // request is answered with execute denied rather than a fault.
+      this.denyExec = false;
+      if (this.supervisor && user) {
+        if (!this.sum || (access.exec && this.checkPerms)) return Walk.PageFault;
+        this.denyExec = access.exec;
+      }
       let leafPpn = pteppn(lo, hi, m.pteSize);
       const napot = (hi & HI_N) !== 0;
       if (napot) {
@@ -284,8 +294,11 @@ export class PageWalker {
       let d = (lo & 0x80) !== 0;
       const a = (lo & 0x40) !== 0;
       const wantD = access.write && w && !d;
-      if (!a || wantD) {
-        if (!this.sade) return Walk.PageFault;
+      if ((!a || wantD) && !this.sade) {
+        // Without hardware updating: fault, except that an ATS request for write permission on
+        // an accessed, clean page is answered without write permission.
+        if (!a || this.checkPerms) return Walk.PageFault;
+      } else if (!a || wantD) {
         // The A/D update is an implicit write: the second stage must grant write permission.
         if (!gWritable) {
           this.implicitWrite = true;

@@ -237,7 +237,18 @@ export class RiscvIommu implements MmioDevice {
       this.pageRequestQueue.receive(msg);
       return true;
     }
-    if (msg.code === MessageCode.InvalidationCompletion) return this.commandQueue.invalidationCompletion(msg);
+    if (msg.code === MessageCode.InvalidationCompletion) {
+      if (!this.state.ats) return false;
+      // An Invalidation Completion is an inbound transaction that needs DC.tc.EN_ATS.
+      const did = ((msg.segment ?? 0) << 16) | msg.rid;
+      const dc = this.translator.messageRequester(did, false, 0, false, MessageCode.InvalidationCompletion);
+      if (dc === null) return false;
+      if (!dc.enAts) {
+        this.faultQueue.report(Cause.TransactionTypeDisallowed, Ttyp.PcieMessage, did, false, 0, false, 0, MessageCode.InvalidationCompletion, 0, 0, dc.dtf);
+        return false;
+      }
+      return this.commandQueue.invalidationCompletion(msg);
+    }
     return false;
   }
 

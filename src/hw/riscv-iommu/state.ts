@@ -131,6 +131,14 @@ export class IommuState {
     this.mcid = 0;
   }
 
+  /** Whether `did` is narrow enough for the directory mode (1LVL and 2LVL index fewer bits). */
+  deviceIdFits(did: number): boolean {
+    const lowBits = this.msiFlat ? 6 : 7;
+    if (this.mode === 2) return did < 2 ** lowBits;
+    if (this.mode === 3) return did < 2 ** (lowBits + 9);
+    return true;
+  }
+
   /** Whether physical page `ppn` lies inside the physical address space (capabilities.PAS). */
   inPas(ppn: number): boolean {
     return ppn < this.ppnLimit;

@@ -82,6 +82,9 @@ export class TranslationResponse {
   noticeData = 0;
   /** Fault cause detected by the translation (0 when none), whether or not it was recorded. */
   cause = 0;
+  /** QoS IDs the IO bridge associates with the access (DC.ta, or iommu_qosid in Bare mode). */
+  rcid = 0;
+  mcid = 0;
 
   /** The translated byte address for a request address with page offset `offset`. */
   address(offset: number): bigint {

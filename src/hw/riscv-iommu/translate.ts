@@ -149,6 +149,8 @@ export class Translator {
     rsp.cxlIo = false;
     rsp.ama = 0;
     rsp.pbmt = 0;
+    rsp.rcid = 0;
+    rsp.mcid = 0;
     // iotval2 stays 0 unless a guest-page fault sets it.
     this.iotval2Hi = 0;
     this.iotval2Lo = 0;
@@ -162,12 +164,10 @@ export class Translator {
     if (st.mode === 0) return this.fault(req, rsp, Cause.AllInboundDisallowed, ttyp, false);
     if (st.mode === 1) {
       if (kind !== RequestKind.Untranslated) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, false);
-      return this.identity(req, rsp, 0);
+      return this.identity(req, rsp, st.rcid, st.mcid);
     }
     // 3-5. The device_id may not be wider than the directory's levels index.
-    const lowBits = st.msiFlat ? 6 : 7;
-    if (st.mode === 3 && did >= POW2[lowBits + 9]) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, false);
-    if (st.mode === 2 && did >= POW2[lowBits]) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, false);
+    if (!this.state.deviceIdFits(did)) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, false);
 
     // 6. Locate the device context.
     const walker = this.walker;
@@ -184,7 +184,7 @@ export class Translator {
       if (req.processId >= POW2[pidBits]) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, dtf);
     }
     // 8. Translated requests are complete unless the context returns GPAs (T2GPA).
-    if (kind === RequestKind.Translated && !dc.t2gpa) return this.identity(req, rsp, 0);
+    if (kind === RequestKind.Translated && !dc.t2gpa) return this.identity(req, rsp, dc.rcid, dc.mcid);
 
     // Second stage of this context, for the walker.
     walker.g = dc.g;
@@ -244,7 +244,7 @@ export class Translator {
     const iotlb = this.iotlb;
     const hit = iotlb.lookup(tag, vpn);
     if (hit >= 0) {
-      const f = iotlb.hitFlags;
+      let f = iotlb.hitFlags;
       let usable = true;
       if (!isAts) {
         if ((exec && (f & TlbFlag.VS_X) === 0) || (read && (f & TlbFlag.VS_R) === 0) || (write && (f & TlbFlag.VS_W) === 0)) {
@@ -254,7 +254,10 @@ export class Translator {
       if (pscv) {
         const user = (f & TlbFlag.VS_U) !== 0;
         if (!supervisor && !user) return this.fault(req, rsp, PAGE_FAULT[accessIndex], ttyp, dtf);
-        if (supervisor && user && (exec || !sum)) return this.fault(req, rsp, PAGE_FAULT[accessIndex], ttyp, dtf);
+        if (supervisor && user) {
+          if (!sum || (exec && !isAts)) return this.fault(req, rsp, PAGE_FAULT[accessIndex], ttyp, dtf);
+          if (exec) f &= ~TlbFlag.VS_X; // ATS: execute on a user page is denied to supervisor
+        }
       }
       // A second-stage denial or a store to a clean page needs the walk (guest-page fault, D update).
       if ((exec && (f & TlbFlag.G_X) === 0) || (read && (f & TlbFlag.G_R) === 0) || (write && (f & TlbFlag.G_W) === 0)) usable = false;
@@ -279,6 +282,7 @@ export class Translator {
     let sLog2: number;
     let sFlags: number;
     let sPbmt = 0;
+    let denyX = false; // the response (not the cached entry) withholds execute permission
     if (s !== null) {
       this.stats.firstStageWalks++;
       const r = walker.firstStage(vpn, req.iovaHi, dc.sxl);
@@ -286,6 +290,7 @@ export class Translator {
       gppn = walker.sPpn;
       sLog2 = walker.sLog2Pages;
       sFlags = walker.sFlags;
+      denyX = walker.denyExec;
       sPbmt = walker.sPbmt;
     } else {
       gppn = vpn;
@@ -350,7 +355,7 @@ export class Translator {
     const pbmt = sPbmt !== 0 ? sPbmt : gPbmt;
     this.fill.sLog2Pages = s !== null ? sLog2 : size;
     this.cacheFill(req, dc, tag, vpn, gppn, ppn, size, flags, pbmt, gppn, dc.g !== null ? gLog2 : NO_G_LEAF, pscv);
-    return this.complete(req, rsp, dc, ppn, size, flags, pbmt, false, false, gppn);
+    return this.complete(req, rsp, dc, ppn, size, denyX ? flags & ~TlbFlag.VS_X : flags, pbmt, false, false, gppn);
   }
 
   // ==== completion ======================================================================
@@ -363,6 +368,8 @@ export class Translator {
     rsp.pbmt = pbmt;
     rsp.isMsi = isMsi;
     rsp.isMrif = isMrif;
+    rsp.rcid = dc.rcid;
+    rsp.mcid = dc.mcid;
     if (req.kind === RequestKind.AtsTranslation) {
       const r = (flags & TlbFlag.VS_R) !== 0 && (flags & TlbFlag.G_R) !== 0;
       rsp.r = r;
@@ -382,11 +389,13 @@ export class Translator {
   }
 
   /** Pass-through (Bare mode, or a translated request without T2GPA): a 4 KiB identity. */
-  private identity(req: TranslationRequest, rsp: TranslationResponse, log2: number): void {
+  private identity(req: TranslationRequest, rsp: TranslationResponse, rcid: number, mcid: number): void {
     rsp.status = ResponseStatus.Success;
     rsp.ppn = req.iovaHi * 1048576 + (req.iovaLo >>> 12);
-    rsp.log2Pages = log2;
+    rsp.log2Pages = 0;
     rsp.r = rsp.w = rsp.x = true;
+    rsp.rcid = rcid;
+    rsp.mcid = mcid;
   }
 
   private cacheFill(req: TranslationRequest, dc: DeviceContext, tag: number, vpn: number, gppn: number, ppn: number, log2: number, flags: number, pbmt: number, gpaVpn: number, gLog2: number, pscv: boolean): void {
@@ -466,6 +475,27 @@ export class Translator {
   }
 
   // ==== device and process contexts =====================================================
+
+  /**
+   * Locates the device context of the requester of a PCIe message (a page request or an
+   * invalidation completion), as steps 1-6 of the translation process do for transactions.
+   * On failure the fault is recorded (TTYP "PCIe message request", iotval = the message code)
+   * and null returned, with `lastCause` set.
+   */
+  messageRequester(did: number, pv: boolean, pid: number, priv: boolean, code: number): DeviceContext | null {
+    const st = this.state;
+    let cause: number;
+    if (st.mode === 0) cause = Cause.AllInboundDisallowed;
+    else if (st.mode === 1 || !this.state.deviceIdFits(did)) cause = Cause.TransactionTypeDisallowed;
+    else {
+      const dc = this.locateDeviceContext(did, pv, pid);
+      if (dc !== null) return dc;
+      cause = this.cause;
+    }
+    this.cause = cause;
+    this.faultQueue.report(cause, Ttyp.PcieMessage, did, pv, pid, priv, 0, code, 0, 0, false);
+    return null;
+  }
 
   /** Locates the device context of `did` (cache or DDT walk). Null with `cause` set on failure. */
   locateDeviceContext(did: number, pv: boolean, pid: number): DeviceContext | null {

@@ -42,8 +42,13 @@ function fence(addr: bigint, data: number): CommandWords {
   return iofenceC({ address: addr, data, pr: true, pw: true });
 }
 
-/** A completion from function RID in segment SEG for the ITAGs in `vector`. */
+/**
+ * A completion from function RID in segment SEG for the ITAGs in `vector`. A completion is an
+ * inbound transaction that needs a device context with EN_ATS ("Device-context fields", tc),
+ * so the requester gets one (in a 3-level directory) before it answers.
+ */
 function done(b: RiscvIommuBench, vector: number, count = 1, rid = RID, segment: number | null = SEG): boolean {
+  b.ensureAtsDevice(((segment ?? 0) << 16) | rid);
   return b.iommu.receiveMessage(invalidationCompletion(rid, vector, count, segment ?? undefined));
 }
 
@@ -220,7 +225,7 @@ describe('RISC-V IOMMU IOFENCE.C and outstanding ATS invalidations (spec "IOMMU 
     const { b, page, sent, invals } = rig({ invalidationTags: 1 });
     let answer = false;
     b.iommu.onMessage((m) => {
-      if (answer && m.code === MessageCode.InvalidationRequest) b.iommu.receiveMessage(invalidationCompletion(m.rid, 1 << m.tag, 1, m.segment ?? undefined));
+      if (answer && m.code === MessageCode.InvalidationRequest) done(b, 1 << m.tag, 1, m.rid, m.segment);
     });
     b.submit(atsInval({ rid: RID, segment: SEG }, 0x1000n), atsInval({ rid: 0x77 }, 0x2000n), fence(page, 1), atsInval({ rid: 0x78 }, 0x3000n), fence(page + 4n, 2));
     expect(invals().map((m) => m.payload)).toEqual([0x1000n]);
@@ -413,5 +418,26 @@ describe('RISC-V IOMMU ATS.INVAL / IOFENCE.C ordering under random completions a
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('Invalidation Completions are inbound transactions ("Device-context fields", tc.EN_ATS)', () => {
+  it('a completion from a device whose context has EN_ATS=0 is refused and recorded as cause 260, TTYP 9, iotval = message code 2', () => {
+    const { b, page } = rig();
+    b.setMode('3LVL');
+    b.setDeviceContext((SEG << 16) | RID, {}); // valid, EN_ATS=0
+    b.submit(atsInval({ rid: RID, segment: SEG }, 0n), fence(page, 1));
+    expect(b.iommu.receiveMessage(invalidationCompletion(RID, 1, 1, SEG))).toBe(false);
+    expect(b.iommu.commandQueue.outstandingInvalidations).toBe(1);
+    const [f] = b.faults();
+    expect([f.cause, f.ttyp, f.did, f.iotval]).toEqual([260, 9, (SEG << 16) | RID, 2n]);
+  });
+
+  it('with the IOMMU Off a completion is refused with cause 256; an empty ITAG vector matches nothing', () => {
+    const { b } = rig();
+    expect(b.iommu.receiveMessage(invalidationCompletion(RID, 1, 1, SEG))).toBe(false);
+    expect(b.faults().map((f) => [f.cause, f.ttyp])).toEqual([[256, 9]]);
+    b.ensureAtsDevice((SEG << 16) | RID);
+    expect(b.iommu.receiveMessage(invalidationCompletion(RID, 0, 1, SEG))).toBe(false);
   });
 });

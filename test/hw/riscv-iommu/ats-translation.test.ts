@@ -574,3 +574,41 @@ describe('RISC-V IOMMU parameter atsFillsIotlb (implementation choice: ATS trans
     expect(b.iommu.translate({ deviceId: DID, iova: 0x8000_0000n, kind: 1 }).ppn).toBe(Number(SPA >> 12n));
   });
 });
+
+describe('ATS completions: privileged and clean-page rules ("PCIe ATS translation request handling")', () => {
+  it('a privileged request with Execute Requested on a user page with SUM=1 gets R and W but never X, walked or cached', () => {
+    const b = bench();
+    const { pt } = withPasid(b, { ens: true, sum: true });
+    pt.map(IOVA, SPA, { flags: R | W | X | U | A | D });
+    for (const pass of ['walk', 'cached']) {
+      const r = ats(b, { processId: PID, privileged: true, execute: true });
+      expect([pass, r.status, r.r, r.w, r.x, r.priv]).toEqual([pass, SUCCESS, true, true, false, true]);
+    }
+    // The denial is the request's, not the page's: an unprivileged request still gets X.
+    const user = ats(b, { processId: PID, execute: true });
+    expect([user.r, user.x]).toEqual([true, true]);
+    // A DMA read for execute by the supervisor on that page is a page fault (cause 12).
+    const dma = b.iommu.translate({ deviceId: DID, iova: IOVA, processId: PID, privileged: true, execute: true });
+    expect([dma.status, dma.cause]).toEqual([UR, 12]);
+  });
+
+  it('without hardware A/D updating (GADE=0), No-Write clear on an accessed clean second-stage page grants R without W', () => {
+    const b = bench();
+    const gpt = secondStage(b);
+    gpt.map(IOVA, SPA, { flags: R | W | U | A });
+    const r = ats(b, { write: true });
+    expect([r.status, r.r, r.w]).toEqual([SUCCESS, true, false]);
+    expect(b.faults()).toEqual([]);
+    // An untranslated write to the same page is a guest-page fault (store to a clean page, GADE=0).
+    const dma = b.iommu.translate({ deviceId: DID, iova: IOVA, write: true });
+    expect([dma.status, dma.cause]).toEqual([UR, 23]);
+  });
+
+  it('completions carry the QoS IDs of DC.ta (QoS ID extension)', () => {
+    const b = bench();
+    const pt = firstStage(b, {}, { ta: { pscid: 1, rcid: 5, mcid: 9 } });
+    pt.map(IOVA, SPA);
+    const r = ats(b);
+    expect([r.rcid, r.mcid]).toEqual([5, 9]);
+  });
+});

@@ -279,7 +279,9 @@ describe('RISC-V IOMMU command queue: illegal commands (spec "Command-Queue (CQ)
       // A device that answers every Invalidation Request at once, so that a fence after a
       // corrected ATS.INVAL does not wait.
       b.iommu.onMessage((m) => {
-        if (m.code === MessageCode.InvalidationRequest) b.iommu.receiveMessage(invalidationCompletion(m.rid, 1 << m.tag, 1, m.segment ?? undefined));
+        if (m.code !== MessageCode.InvalidationRequest) return;
+        b.ensureAtsDevice(((m.segment ?? 0) << 16) | m.rid);
+        b.iommu.receiveMessage(invalidationCompletion(m.rid, 1 << m.tag, 1, m.segment ?? undefined));
       });
       const [r0, r1] = RESERVED_BITS[format];
       let n = 0;
@@ -513,5 +515,15 @@ describe('RISC-V IOMMU command queue: cqcsr and cqb (spec "Command-queue CSR", "
     // Pending commands run once the queue is on.
     expect(b.memory.read(page, 4)).toBe(1n);
     expect(b.read32(Reg.cqh)).toBe(1);
+  });
+});
+
+describe('IODIR device ids and the directory mode ("IOMMU directory cache invalidation commands")', () => {
+  it('a DID wider than the directory mode indexes is illegal (1LVL: 6 bits with extended contexts, 2LVL: 15)', () => {
+    const b = new RiscvIommuBench({ mode: '1LVL' });
+    b.submit(iodirInvalDdt(0x3f));
+    expect(b.cqcsr & CMD_ILL).toBe(0);
+    b.submit(iodirInvalDdt(0x40));
+    expect(b.cqcsr & CMD_ILL).toBe(CMD_ILL);
   });
 });
