@@ -33,6 +33,7 @@ interface MarkedRange {
 export class MemoryError extends Error {}
 
 const WORDS_PER_PAGE = PAGE_SIZE / 4;
+const FRAME_CACHE = 256;
 const hostIsLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 if (!hostIsLittleEndian) throw new MemoryError('iommu-lab needs a little-endian host');
 
@@ -47,8 +48,9 @@ export class PhysicalMemory {
   private readonly frames = new Map<number, Uint32Array>();
   private marks: MarkedRange[] = [];
   private markedPages: Set<number> | null = null;
-  private lastPpn = -1;
-  private lastFrame: Uint32Array | null = null;
+  // A direct-mapped cache of frame lookups: table walks touch a few pages over and over.
+  private readonly cachedPpn = new Float64Array(FRAME_CACHE).fill(-1);
+  private readonly cachedFrame: (Uint32Array | null)[] = new Array<Uint32Array | null>(FRAME_CACHE).fill(null);
 
   constructor(options: { endianness?: Endianness } = {}) {
     this.endianness = options.endianness ?? 'little';
@@ -162,7 +164,7 @@ export class PhysicalMemory {
   /** Reads a little-endian 64-bit doubleword: returns the low half, leaves the high half in `hi`. */
   read64(ppn: number, offset: number): number {
     this.counters.reads++;
-    const frame = ppn === this.lastPpn ? this.lastFrame : this.frame(ppn);
+    const frame = this.frame(ppn);
     if (frame === null) {
       this.hi = 0;
       return 0;
@@ -193,27 +195,30 @@ export class PhysicalMemory {
   // ---- internals -----------------------------------------------------------------------
 
   private frame(ppn: number): Uint32Array | null {
+    const slot = ppn & (FRAME_CACHE - 1); // low bits survive ToInt32 even above 2^32
+    if (this.cachedPpn[slot] === ppn) return this.cachedFrame[slot];
     const frame = this.frames.get(ppn) ?? null;
     if (frame !== null) {
-      this.lastPpn = ppn;
-      this.lastFrame = frame;
+      this.cachedPpn[slot] = ppn;
+      this.cachedFrame[slot] = frame;
     }
     return frame;
   }
 
   private peek32(ppn: number, offset: number): number {
-    const frame = ppn === this.lastPpn ? this.lastFrame : this.frame(ppn);
+    const frame = this.frame(ppn);
     return frame === null ? 0 : frame[offset >>> 2];
   }
 
   private poke32(ppn: number, offset: number, value: number): void {
-    let frame = ppn === this.lastPpn ? this.lastFrame : this.frame(ppn);
+    let frame = this.frame(ppn);
     if (frame === null) {
       if (value === 0) return; // keep memory sparse: zero is what an absent frame reads
       frame = new Uint32Array(WORDS_PER_PAGE);
       this.frames.set(ppn, frame);
-      this.lastPpn = ppn;
-      this.lastFrame = frame;
+      const slot = ppn & (FRAME_CACHE - 1);
+      this.cachedPpn[slot] = ppn;
+      this.cachedFrame[slot] = frame;
     }
     frame[offset >>> 2] = value;
   }

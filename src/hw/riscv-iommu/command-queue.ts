@@ -18,9 +18,11 @@ import type { PcieMessage } from './pcie-messages.js';
 import type { QueueBase } from './queue-base.js';
 import type { IommuState } from './state.js';
 
+/** Commands, in the order of `COMMAND_NAMES`. */
+const Command = { IotinvalVma: 0, IotinvalGvma: 1, IofenceC: 2, IodirInvalDdt: 3, IodirInvalPdt: 4, AtsInval: 5, AtsPrgr: 6 } as const;
+export const COMMAND_NAMES = ['IOTINVAL.VMA', 'IOTINVAL.GVMA', 'IOFENCE.C', 'IODIR.INVAL_DDT', 'IODIR.INVAL_PDT', 'ATS.INVAL', 'ATS.PRGR'] as const;
+
 export interface CommandQueueStats {
-  /** Commands executed, by name. */
-  byName: Map<string, number>;
   illegal: number;
   memoryFaults: number;
   timeouts: number;
@@ -69,8 +71,9 @@ export class CommandQueue {
   timeout = false; // cmd_to
   illegal = false; // cmd_ill
   fenceWireInterrupt = false; // fence_w_ip
+  /** Commands executed, indexed like COMMAND_NAMES. */
+  readonly executed = new Float64Array(COMMAND_NAMES.length);
   readonly stats: CommandQueueStats = {
-    byName: new Map(),
     illegal: 0,
     memoryFaults: 0,
     timeouts: 0,
@@ -117,6 +120,15 @@ export class CommandQueue {
     this.blockedInvalidation = null;
     this.waitingFence = null;
     this.timedOut = false;
+  }
+
+  /** Commands executed, by name (only those executed at least once). */
+  get byName(): Map<string, number> {
+    const m = new Map<string, number>();
+    COMMAND_NAMES.forEach((name, i) => {
+      if (this.executed[i] !== 0) m.set(name, this.executed[i]);
+    });
+    return m;
   }
 
   // ---- registers ------------------------------------------------------------------------
@@ -293,19 +305,20 @@ export class CommandQueue {
     const gv = (hi0 & 2) !== 0;
     const pscid = lo0 >>> 12;
     const gscid = (hi0 >>> 12) & 0xffff;
-    const range = av ? napotRange((hi1 & 0x3fffffff) * 4194304 + (lo1 >>> 10), s) : null;
+    const addrPage = (hi1 & 0x3fffffff) * 4194304 + (lo1 >>> 10);
+    const rangeLog2 = av ? napotLog2Pages(addrPage, s) : -1;
     if (func3 === 0) {
       // IOTINVAL.VMA: first-stage (and combined) translations; NL adds non-leaf entries,
       // which this IOTLB holds only as part of leaf translations.
-      this.caches.iotlb.invalidateVma(gv, gscid, pscv ? pscid : null, range);
-      this.count('IOTINVAL.VMA');
+      this.caches.iotlb.invalidateVma(gv, gscid, pscv ? pscid : -1, addrPage, rangeLog2);
+      this.count(Command.IotinvalVma);
       return true;
     }
     if (func3 === 1) {
       if (pscv) return this.illegalCommand();
       // IOTINVAL.GVMA: with GV=0 the address is ignored; AV=0 drops the whole VM.
-      this.caches.iotlb.invalidateGvma(gv ? gscid : null, gv ? range : null);
-      this.count('IOTINVAL.GVMA');
+      this.caches.iotlb.invalidateGvma(gv ? gscid : -1, addrPage, gv ? rangeLog2 : -1);
+      this.count(Command.IotinvalGvma);
       return true;
     }
     return this.illegalCommand();
@@ -328,7 +341,7 @@ export class CommandQueue {
         dc.invalidateTag(did);
         pc.invalidateWhere((tag) => Math.floor(tag / 1048576) === did);
       }
-      this.count('IODIR.INVAL_DDT');
+      this.count(Command.IodirInvalDdt);
       return true;
     }
     if (func3 === 1) {
@@ -337,7 +350,7 @@ export class CommandQueue {
       const pidBits = st.pd20 ? 20 : st.pd17 ? 17 : 8;
       if (pid >= 2 ** pidBits) return this.illegalCommand();
       pc.invalidateTag(did * 1048576 + pid);
-      this.count('IODIR.INVAL_PDT');
+      this.count(Command.IodirInvalPdt);
       return true;
     }
     return this.illegalCommand();
@@ -388,7 +401,7 @@ export class CommandQueue {
       this.fenceWireInterrupt = true;
       this.interrupts.raise(InterruptCause.CQ);
     }
-    this.count('IOFENCE.C');
+    this.count(Command.IofenceC);
     return true;
   }
 
@@ -407,11 +420,11 @@ export class CommandQueue {
       payload: join64(hi1, lo1),
     };
     if (func3 === 1) {
-      this.count('ATS.PRGR');
+      this.count(Command.AtsPrgr);
       this.send(msg);
       return true;
     }
-    this.count('ATS.INVAL');
+    this.count(Command.AtsInval);
     if (!this.issueInvalidation(msg)) this.blockedInvalidation = msg; // consumed; the queue stalls
     return true;
   }
@@ -495,24 +508,23 @@ export class CommandQueue {
     this.interrupts.raise(InterruptCause.CQ);
   }
 
-  private count(name: string): void {
-    this.stats.byName.set(name, (this.stats.byName.get(name) ?? 0) + 1);
+  private count(command: number): void {
+    this.executed[command]++;
   }
 }
 
 /**
- * The address operand of an invalidation: one page, or with the address-range extension a
- * NAPOT range whose size is encoded by the trailing ones of ADDR[63:12].
+ * The size of an invalidation's address operand, in log2 pages: one page, or with the
+ * address-range extension a NAPOT range encoded by the trailing ones of ADDR[63:12] (the first
+ * zero at bit X means 2^(X+1) pages; only the top bit clear covers everything).
  */
-export function napotRange(addrPage: number, s: boolean): { vpn: number; log2Pages: number } {
-  if (!s) return { vpn: addrPage, log2Pages: 0 };
+export function napotLog2Pages(addrPage: number, s: boolean): number {
+  if (!s) return 0;
   let ones = 0;
   let v = addrPage;
   while (ones < 52 && v % 2 === 1) {
     v = Math.floor(v / 2);
     ones++;
   }
-  // First zero at bit X: 2^(X+1) pages. ADDR with only its top bit clear covers everything.
-  const log2 = Math.min(ones + 1, 52);
-  return { vpn: addrPage, log2Pages: log2 };
+  return Math.min(ones + 1, 52);
 }

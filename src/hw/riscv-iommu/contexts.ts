@@ -45,8 +45,6 @@ export class DeviceContext {
   g: ModeGeometry | null = null;
   /** First-stage geometry from DC.fsc when PDTV=0, or null when Bare. */
   s: ModeGeometry | null = null;
-  /** Raw words, kept for inspection tools. */
-  raw: ContextWords = new Uint32Array(0);
 }
 
 export class ProcessContext {
@@ -56,7 +54,6 @@ export class ProcessContext {
   fscMode = 0;
   fscPpn = 0;
   s: ModeGeometry | null = null;
-  raw: ContextWords = new Uint32Array(0);
 }
 
 const PPN_HI_MASK = 0xfff; // PPN[43:32] sits in bits 11:0 of a field's high word
@@ -96,7 +93,6 @@ export function decodeDeviceContext(w: ContextWords, st: IommuState): DeviceCont
   const p = st.params;
   const extended = st.msiFlat;
   const dc = new DeviceContext();
-  dc.raw = w;
   const tcLo = w[0];
   const tcHi = w[1];
   const gLo = w[2];
@@ -204,7 +200,6 @@ export function decodeProcessContext(w: ContextWords, dc: DeviceContext, st: Iom
   if ((taLo & 0xff8) !== 0 || taHi !== 0) return null;
   if ((fscHi & 0x0ffff000) !== 0) return null;
   const pc = new ProcessContext();
-  pc.raw = w;
   pc.ens = (taLo & 2) !== 0;
   pc.sum = (taLo & 4) !== 0;
   pc.pscid = taLo >>> 12;

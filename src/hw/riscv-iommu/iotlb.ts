@@ -89,6 +89,7 @@ export class Iotlb {
   private liveCount = 0;
   private currentGen = 1;
   private clock = 0;
+  private readonly recent = new Int32Array(RECENT);
   private readonly setMask: number;
   /** Entries per size class; `sizes` lists the classes with at least one entry. */
   private readonly perSize = new Uint32Array(64);
@@ -126,6 +127,22 @@ export class Iotlb {
 
   /** Finds an entry covering page `vpn` in address space `tag`; returns its index or -1. */
   lookup(tag: number, vpn: number): number {
+    // Remember recent hits by low page bits: a repeat finds its entry without a set search.
+    // The entry is checked as a full lookup would, and its LRU stamp updated the same way.
+    const slot = vpn & (RECENT - 1);
+    const r = this.recent[slot];
+    if (this.gen[r] === this.currentGen && this.tag[r] === tag) {
+      const delta = vpn - this.vpn[r];
+      if (delta >= 0 && delta < POW2[this.log2Pages[r]]) {
+        this.stamp[r] = ++this.clock;
+        this.hitPpn = this.ppn[r] + delta;
+        this.hitGppn = this.gpa[r] + delta;
+        this.hitLog2Pages = this.log2Pages[r];
+        this.hitFlags = this.flags[r];
+        this.hitPbmt = this.pbmt[r];
+        return r;
+      }
+    }
     const sizes = this.sizes;
     for (let s = 0; s < sizes.length; s++) {
       const log2 = sizes[s];
@@ -140,6 +157,7 @@ export class Iotlb {
           this.hitLog2Pages = log2;
           this.hitFlags = this.flags[i];
           this.hitPbmt = this.pbmt[i];
+          this.recent[slot] = i;
           return i;
         }
       }
@@ -197,42 +215,50 @@ export class Iotlb {
 
   /**
    * IOTINVAL.VMA semantics. `gv`/`gscid` select host (GV=0) or one VM's address spaces;
-   * `pscid` (when given) one process address space, sparing global entries; `range`
-   * (when given) entries overlapping [vpn, vpn + 2^log2Pages).
+   * `pscid` >= 0 one process address space, sparing global entries (-1: all); with
+   * `rangeLog2` >= 0, only entries overlapping [rangeVpn, rangeVpn + 2^rangeLog2).
    */
-  invalidateVma(gv: boolean, gscid: number, pscid: number | null, range: { vpn: number; log2Pages: number } | null): number {
-    return this.invalidate((i) => {
+  invalidateVma(gv: boolean, gscid: number, pscid: number, rangeVpn: number, rangeLog2: number): number {
+    let n = 0;
+    // Walk the live list backwards: drop() moves the last live entry into the freed slot.
+    for (let k = this.liveCount - 1; k >= 0; k--) {
+      const i = this.live[k];
       const t = this.tag[i];
-      if (tagGv(t) !== gv) return false;
-      if (gv && tagGscid(t) !== gscid) return false;
-      if (pscid !== null) {
-        if (!tagPscv(t) || tagPscid(t) !== pscid) return false;
-        if ((this.flags[i] & TlbFlag.VS_G) !== 0) return false;
+      if (tagGv(t) !== gv || (gv && tagGscid(t) !== gscid)) continue;
+      if (pscid >= 0 && (!tagPscv(t) || tagPscid(t) !== pscid || (this.flags[i] & TlbFlag.VS_G) !== 0)) continue;
+      if (rangeLog2 >= 0) {
+        // An entry smaller than its first-stage leaf (a smaller second stage, an MSI page nearby)
+        // holds that leaf: an address anywhere in the leaf selects it.
+        const s = this.sLog2Pages[i];
+        if (!overlaps(this.vpn[i] - (this.vpn[i] % POW2[s]), s, rangeVpn, rangeLog2)) continue;
       }
-      // An entry smaller than its first-stage leaf (a smaller second stage, an MSI page nearby)
-      // holds that leaf: an address anywhere in the leaf selects it.
-      const s = this.sLog2Pages[i];
-      if (range !== null && !overlaps(this.vpn[i] - (this.vpn[i] % POW2[s]), s, range.vpn, range.log2Pages)) return false;
-      return true;
-    });
+      this.drop(i);
+      n++;
+    }
+    this.counters.invalidations += n;
+    return n;
   }
 
   /**
-   * IOTINVAL.GVMA semantics: with `gscid` null, everything cached through any second stage;
-   * otherwise that VM's entries, optionally only those whose second-stage leaf overlaps `range`.
+   * IOTINVAL.GVMA semantics: with `gscid` -1, everything cached through any second stage;
+   * otherwise that VM's entries, and with `rangeLog2` >= 0 only those whose second-stage leaf
+   * overlaps the range.
    */
-  invalidateGvma(gscid: number | null, range: { vpn: number; log2Pages: number } | null): number {
-    return this.invalidate((i) => {
+  invalidateGvma(gscid: number, rangeVpn: number, rangeLog2: number): number {
+    let n = 0;
+    for (let k = this.liveCount - 1; k >= 0; k--) {
+      const i = this.live[k];
       const t = this.tag[i];
-      if (!tagGv(t)) return false;
-      if (gscid !== null && tagGscid(t) !== gscid) return false;
-      if (range !== null) {
+      if (!tagGv(t) || (gscid >= 0 && tagGscid(t) !== gscid)) continue;
+      if (rangeLog2 >= 0) {
         const g = this.gLog2Pages[i];
-        if (g === NO_G_LEAF) return false;
-        if (!overlaps(this.gLeaf[i], g, range.vpn, range.log2Pages)) return false;
+        if (g === NO_G_LEAF || !overlaps(this.gLeaf[i], g, rangeVpn, rangeLog2)) continue;
       }
-      return true;
-    });
+      this.drop(i);
+      n++;
+    }
+    this.counters.invalidations += n;
+    return n;
   }
 
   /** Drops every entry in O(1). */
@@ -275,20 +301,6 @@ export class Iotlb {
     }
   }
 
-  private invalidate(match: (i: number) => boolean): number {
-    let n = 0;
-    // Walk the live list backwards: drop() moves the last live entry into the freed slot.
-    for (let k = this.liveCount - 1; k >= 0; k--) {
-      const i = this.live[k];
-      if (match(i)) {
-        this.drop(i);
-        n++;
-      }
-    }
-    this.counters.invalidations += n;
-    return n;
-  }
-
   private drop(i: number): void {
     this.gen[i] = 0;
     const k = this.livePos[i];
@@ -306,6 +318,9 @@ export class Iotlb {
 }
 
 export { NO_G_LEAF };
+
+/** Slots of the recent-hit memo. */
+const RECENT = 8;
 
 /** 2^n for n in 0..63, as exact doubles. */
 const POW2 = Array.from({ length: 64 }, (_, n) => 2 ** n);

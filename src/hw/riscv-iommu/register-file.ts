@@ -84,6 +84,20 @@ export class RegisterFile {
     this.write64(base, merged);
   }
 
+  /** A 4-byte read without BigInt (the same semantics as read(offset, 4)). */
+  readWord(offset: number): number {
+    const kind = this.validate(offset, 4);
+    if (kind === 4) return this.read32(offset) >>> 0;
+    return Number(this.read(offset, 4));
+  }
+
+  /** A 4-byte write without BigInt (the same semantics as write(offset, 4, value)). */
+  writeWord(offset: number, value: number): void {
+    const kind = this.validate(offset, 4);
+    if (kind === 4) return this.write32(offset, value >>> 0);
+    this.write(offset, 4, BigInt(value >>> 0));
+  }
+
   /** -1 invalid access; 0 reserved space; 4 or 8: width of the register addressed. */
   private validate(offset: number, size: number): number {
     if ((size !== 4 && size !== 8) || !Number.isInteger(offset) || offset < 0 || offset + size > 4096 || offset % size !== 0) return -1;

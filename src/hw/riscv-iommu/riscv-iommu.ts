@@ -82,8 +82,16 @@ export class RiscvIommu implements MmioDevice {
   readonly translator: Translator;
   readonly bridge: IoBridge;
   readonly caches: { deviceContexts: TagCache<DeviceContext>; processContexts: TagCache<ProcessContext>; iotlb: Iotlb };
-  /** The register file, as a bus master sees it: offsets from the register page base. */
-  readonly mmio: { read(offset: number, size: 4 | 8): bigint; write(offset: number, size: 4 | 8, value: bigint): void };
+  /**
+   * The register file, as a bus master sees it: offsets from the register page base.
+   * `read32`/`write32` are the same 4-byte accesses without BigInt, for tight loops.
+   */
+  readonly mmio: {
+    read(offset: number, size: 4 | 8): bigint;
+    write(offset: number, size: 4 | 8, value: bigint): void;
+    read32(offset: number): number;
+    write32(offset: number, value: number): void;
+  };
 
   private readonly reader: TableReader;
   private readonly registers: RegisterFile;
@@ -166,6 +174,8 @@ export class RiscvIommu implements MmioDevice {
     this.mmio = {
       read: (offset, size) => this.registers.read(offset, size),
       write: (offset, size, value) => this.registers.write(offset, size, value),
+      read32: (offset) => this.registers.readWord(offset),
+      write32: (offset, value) => this.registers.writeWord(offset, value),
     };
     this.reset();
   }
@@ -290,7 +300,7 @@ export class RiscvIommu implements MmioDevice {
       walks: { deviceDirectory: t.ddtWalks, processDirectory: t.pdtWalks, firstStage: t.firstStageWalks, secondStage: t.secondStageWalks },
       memory: { reads: this.reader.reads, writes: this.reader.writes },
       faults: { detected: Object.fromEntries(t.faults), recorded: fq.recorded, dropped: fq.dropped, overflows: fq.overflows },
-      commands: Object.fromEntries(this.commandQueue.stats.byName),
+      commands: Object.fromEntries(this.commandQueue.byName),
       pageRequests: {
         received: this.pageRequestQueue.stats.received,
         queued: this.pageRequestQueue.stats.queued,

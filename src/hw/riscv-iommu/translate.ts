@@ -11,7 +11,7 @@ import { decodeDeviceContext, decodeProcessContext, type DeviceContext, type Pro
 import type { FaultQueue } from './fault-queue.js';
 import type { Hpm } from './hpm.js';
 import { addressSpaceTag, NO_G_LEAF, TlbFlag, type Iotlb, type TlbFill } from './iotlb.js';
-import { PageWalker, Walk, type AccessKind, type WalkStatus } from './page-walk.js';
+import { PageWalker, Walk, type AccessKind, type ModeGeometry, type WalkStatus } from './page-walk.js';
 import type { IommuState } from './state.js';
 import type { TableReader } from './table-reader.js';
 import { RequestKind, ResponseStatus, type TranslationRequest, type TranslationResponse } from './transaction.js';
@@ -75,6 +75,10 @@ export class Translator {
 
   /** DC.tc.DTF of the device of the most recent request (for faults found after translation). */
   lastDtf = false;
+  // The device context found last, valid while the device-context cache is unchanged.
+  private lastDid = -1;
+  private lastDc: DeviceContext | null = null;
+  private lastDcVersion = -1;
 
   // scratch state of the request in progress
   private cause = 0;
@@ -170,7 +174,6 @@ export class Translator {
     if (!this.state.deviceIdFits(did)) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, false);
 
     // 6. Locate the device context.
-    const walker = this.walker;
     const dc = this.locateDeviceContext(did, req.pidValid, req.processId);
     if (dc === null) return this.fault(req, rsp, this.cause, ttyp, false);
     const dtf = dc.dtf;
@@ -186,30 +189,18 @@ export class Translator {
     // 8. Translated requests are complete unless the context returns GPAs (T2GPA).
     if (kind === RequestKind.Translated && !dc.t2gpa) return this.identity(req, rsp, dc.rcid, dc.mcid);
 
-    // Second stage of this context, for the walker.
-    walker.g = dc.g;
-    walker.gRoot = dc.gPpn;
-    walker.gade = dc.gade;
-    walker.sade = dc.sade;
-    walker.sbe = dc.sbe;
-    walker.did = did;
-    walker.pv = req.pidValid;
-    walker.pid = req.processId;
-    walker.gv = dc.g !== null;
-    walker.gscid = dc.gscid;
-    walker.pscv = false;
-    walker.pscid = 0;
-
     // 9-16. Select the first-stage table and the address space.
+    const walker = this.walker;
+    let walkerReady = false;
+    let s: ModeGeometry | null = null;
     let sRoot = 0;
     let pscid = 0;
     let sum = false;
     let supervisor = false;
-    walker.s = null;
     if (kind === RequestKind.Translated) {
       // T2GPA: the address is a GPA; only the second stage applies.
     } else if (!dc.pdtv) {
-      walker.s = dc.s;
+      s = dc.s;
       sRoot = dc.fscPpn;
       pscid = dc.pscid;
     } else {
@@ -222,21 +213,21 @@ export class Translator {
         supervisor = false;
       }
       if (pidValid && dc.fscMode !== 0) {
+        // The PDT may live in guest memory: its walk needs this context's second stage.
+        this.prepareWalker(dc, did, req);
+        walkerReady = true;
         const pc = this.locateProcessContext(dc, did, pid, accessIndex);
         if (pc === null) return this.fault(req, rsp, this.cause, ttyp, dtf);
         if (supervisor && !pc.ens) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, dtf);
-        walker.s = pc.s;
+        s = pc.s;
         sRoot = pc.fscPpn;
         pscid = pc.pscid;
         sum = pc.sum;
       }
     }
-    const s = walker.s;
     const gv = dc.g !== null;
     const pscv = s !== null;
     if (!pscv) pscid = 0;
-    walker.pscv = pscv;
-    walker.pscid = pscid;
     const tag = addressSpaceTag(gv, dc.gscid, pscv, pscid);
     const vpn = req.iovaHi * 1048576 + (req.iovaLo >>> 12);
 
@@ -272,6 +263,10 @@ export class Translator {
     this.stats.iotlbMisses++;
     iotlb.counters.misses++;
     if (this.hpm.active !== 0) this.hpm.count(HpmEvent.TlbMiss, req.pidValid, req.processId, pscv, pscid, did, gv, dc.gscid);
+    if (!walkerReady) this.prepareWalker(dc, did, req);
+    walker.s = s;
+    walker.pscv = pscv;
+    walker.pscid = pscid;
 
     // 17. First stage (two-stage translation of the IOVA to a GPA).
     walker.sRoot = sRoot;
@@ -356,6 +351,23 @@ export class Translator {
     this.fill.sLog2Pages = s !== null ? sLog2 : size;
     this.cacheFill(req, dc, tag, vpn, gppn, ppn, size, flags, pbmt, gppn, dc.g !== null ? gLog2 : NO_G_LEAF, pscv);
     return this.complete(req, rsp, dc, ppn, size, denyX ? flags & ~TlbFlag.VS_X : flags, pbmt, false, false, gppn);
+  }
+
+  /** Loads the walker with the context's second stage and the HPM identity of the request. */
+  private prepareWalker(dc: DeviceContext, did: number, req: TranslationRequest): void {
+    const walker = this.walker;
+    walker.g = dc.g;
+    walker.gRoot = dc.gPpn;
+    walker.gade = dc.gade;
+    walker.sade = dc.sade;
+    walker.sbe = dc.sbe;
+    walker.did = did;
+    walker.pv = req.pidValid;
+    walker.pid = req.processId;
+    walker.gv = dc.g !== null;
+    walker.gscid = dc.gscid;
+    walker.pscv = false;
+    walker.pscid = 0;
   }
 
   // ==== completion ======================================================================
@@ -499,8 +511,19 @@ export class Translator {
 
   /** Locates the device context of `did` (cache or DDT walk). Null with `cause` set on failure. */
   locateDeviceContext(did: number, pv: boolean, pid: number): DeviceContext | null {
+    // The same device as last time, with the cache unchanged since: the entry is still the
+    // most recently used of its set, so this is exactly a cache hit.
+    if (did === this.lastDid && this.dcCache.version === this.lastDcVersion) {
+      this.dcCache.counters.hits++;
+      return this.lastDc;
+    }
     const cached = this.dcCache.lookup(did);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.lastDid = did;
+      this.lastDc = cached;
+      this.lastDcVersion = this.dcCache.version;
+      return cached;
+    }
     const st = this.state;
     this.stats.ddtWalks++;
     const ext = st.msiFlat;
@@ -527,7 +550,7 @@ export class Translator {
     if (status === AccessStatus.AccessFault) return this.failContext(Cause.DdtLoadAccessFault);
     if (status === AccessStatus.DataCorruption) return this.failContext(Cause.DdtDataCorruption);
     if ((this.words[0] & 1) === 0) return this.failContext(Cause.DdtEntryNotValid);
-    const dc = decodeDeviceContext(this.words.slice(0, dwords * 2), st);
+    const dc = decodeDeviceContext(this.words, st);
     if (dc === null) return this.failContext(Cause.DdtEntryMisconfigured);
     this.dcCache.insert(did, dc);
     return dc;
@@ -573,7 +596,7 @@ export class Translator {
       if (status === AccessStatus.AccessFault) return this.failContext(Cause.PdtLoadAccessFault);
       if (status === AccessStatus.DataCorruption) return this.failContext(Cause.PdtDataCorruption);
       if ((this.words[0] & 1) === 0) return this.failContext(Cause.PdtEntryNotValid);
-      const pc = decodeProcessContext(this.words.slice(0, 4), dc, this.state);
+      const pc = decodeProcessContext(this.words, dc, this.state);
       if (pc === null) return this.failContext(Cause.PdtEntryMisconfigured);
       this.pcCache.insert(key, pc);
       return pc;
