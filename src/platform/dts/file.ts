@@ -2,7 +2,7 @@
 // itself also runs where there is no file system.
 
 import { readFileSync } from 'node:fs';
-import { DeviceTreeError, type DeviceTree } from '../devicetree/tree.js';
+import { DeviceTreeError, type DeviceTree } from '../../formats/devicetree/tree.js';
 import { parseDtsText } from './parser.js';
 import type { DtsOptions } from './sources.js';
 

@@ -4,7 +4,7 @@
 // whole number of 4-byte cells as <0x..>, anything else as [bytes]. Parsing the output
 // gives back the same bytes, names, labels and reservations.
 
-import type { DeviceTree, DtNode } from '../devicetree/tree.js';
+import type { DeviceTree, DtNode } from '../../formats/devicetree/tree.js';
 
 /** C isprint() in the "C" locale. */
 function isPrint(b: number): boolean {

@@ -19,7 +19,7 @@
 // Errors are DeviceTreeErrors whose message starts with "file:line:column:"; nothing is
 // returned on failure.
 
-import type { DeviceTree } from '../devicetree/tree.js';
+import type { DeviceTree } from '../../formats/devicetree/tree.js';
 import { parseDtsText } from './parser.js';
 import type { DtsOptions } from './sources.js';
 

@@ -8,7 +8,7 @@
 // cpp line markers (# 12 "file") update the reported location; other preprocessor
 // directives are an error that tells the user to run cpp first.
 
-import { DeviceTreeError, type SourceLocation } from '../devicetree/tree.js';
+import { DeviceTreeError, type SourceLocation } from '../../formats/devicetree/tree.js';
 import { decodeEscapes, EscapeError } from './escapes.js';
 import { normalizePath, type SourceLoader } from './sources.js';
 

@@ -20,7 +20,7 @@ import {
   type MemoryReservation,
   type Property,
   type SourceLocation,
-} from '../devicetree/tree.js';
+} from '../../formats/devicetree/tree.js';
 import { Lexer, type Keyword, type Token } from './lexer.js';
 import {
   PHANDLE_UNRESOLVED,

@@ -12,7 +12,7 @@ import {
   type DeviceTree,
   type Property,
   type SourceLocation,
-} from '../devicetree/tree.js';
+} from '../../formats/devicetree/tree.js';
 import type { Token } from './lexer.js';
 
 export interface LabelSite {

@@ -3,7 +3,7 @@
 // is done here with plain strings (POSIX separators, Windows ones tolerated) so that the parser
 // itself does not depend on node:path or node:fs and also runs in a browser.
 
-import { DeviceTreeError, type SourceLocation } from '../devicetree/tree.js';
+import { DeviceTreeError, type SourceLocation } from '../../formats/devicetree/tree.js';
 
 export interface DtsOptions {
   /** The name of the source, used in error messages and as the base of relative /include/s.

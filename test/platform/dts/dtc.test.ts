@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DeviceTree } from '../../../src/platform/devicetree/tree.js';
-import { readDtb } from '../../../src/platform/dtb/index.js';
+import type { DeviceTree } from '../../../src/formats/devicetree/tree.js';
+import { readDtb } from '../../../src/formats/dtb/index.js';
 import { formatDts, parseDts, parseDtsFile } from '../../../src/platform/dts/index.js';
 import { haveDtc, hexOf } from './helpers.js';
 

@@ -1,6 +1,6 @@
 // Syntax errors: each names the file, line and column, what was expected and what was found.
 import { describe, expect, it } from 'vitest';
-import { DeviceTreeError } from '../../../src/platform/devicetree/tree.js';
+import { DeviceTreeError } from '../../../src/formats/devicetree/tree.js';
 import { parseDts } from '../../../src/platform/dts/index.js';
 import { parseError } from './helpers.js';
 

@@ -1,7 +1,7 @@
 // formatDts: dtc-style DTS output whose representation is guessed from the bytes.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DeviceTree, DtNode } from '../../../src/platform/devicetree/tree.js';
+import { DeviceTree, DtNode } from '../../../src/formats/devicetree/tree.js';
 import { formatDts, formatValue, parseDts, parseDtsFile } from '../../../src/platform/dts/index.js';
 import { bytes } from './helpers.js';
 

@@ -1,7 +1,7 @@
 // Shared helpers for the DTS parser tests.
 import { spawnSync } from 'node:child_process';
 import { expect } from 'vitest';
-import { DeviceTreeError, type DeviceTree, type DtNode } from '../../../src/platform/devicetree/tree.js';
+import { DeviceTreeError, type DeviceTree, type DtNode } from '../../../src/formats/devicetree/tree.js';
 import { parseDts, type ParseDtsOptions } from '../../../src/platform/dts/index.js';
 
 /** "de ad be ef" (spaces optional) → bytes. */

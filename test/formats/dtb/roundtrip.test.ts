@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeviceTree, DeviceTreeError, DtNode, encodeStrings } from '../../../src/platform/devicetree/tree.js';
-import { readDtb, readDtbFile, readDtbHeader, writeDtb, writeDtbFile } from '../../../src/platform/dtb/index.js';
+import { DeviceTree, DeviceTreeError, DtNode, encodeStrings } from '../../../src/formats/devicetree/tree.js';
+import { readDtb, readDtbFile, readDtbHeader, writeDtb, writeDtbFile } from '../../../src/formats/dtb/index.js';
 import { T, arbitraryTree, assemble, buildTree, sampleTree, snapshot, struct, u32At, u64, withU32 } from './helpers.js';
 
 const hexBytes = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));

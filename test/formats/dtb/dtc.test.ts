@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceTree } from '../../../src/platform/devicetree/tree.js';
-import { readDtb, readDtbHeader, writeDtb } from '../../../src/platform/dtb/index.js';
+import type { DeviceTree } from '../../../src/formats/devicetree/tree.js';
+import { readDtb, readDtbHeader, writeDtb } from '../../../src/formats/dtb/index.js';
 import { DTC_MISSING, arbitraryTree, dtc, dtcVersion, sampleTree, snapshot, u64 } from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/dtb/', import.meta.url));

@@ -3,7 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { DeviceTree, DtNode, encodeStrings, encodeU32s } from '../../../src/platform/devicetree/tree.js';
+import { DeviceTree, DtNode, encodeStrings, encodeU32s } from '../../../src/formats/devicetree/tree.js';
 
 // ---- snapshots ---------------------------------------------------------------------
 

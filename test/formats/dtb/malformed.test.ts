@@ -3,8 +3,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeviceTreeError, encodeStrings } from '../../../src/platform/devicetree/tree.js';
-import { DtbError, readDtb, writeDtb } from '../../../src/platform/dtb/index.js';
+import { DeviceTreeError, encodeStrings } from '../../../src/formats/devicetree/tree.js';
+import { DtbError, readDtb, writeDtb } from '../../../src/formats/dtb/index.js';
 import { T, assemble, buildTree, struct, withU32 } from './helpers.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
