@@ -4,3 +4,4 @@ export * from './clock.js';
 export * from './mmio.js';
 export * from './irq.js';
 export * from './system-bus.js';
+export * from './hart.js';

@@ -38,19 +38,28 @@ export interface MsiRecord {
 export type MsiListener = (msi: MsiRecord) => void;
 
 /**
- * A minimal message-signalled interrupt receiver, in the style of an IMSIC interrupt file:
- * a 32-bit write of data D to its doorbell (offset 0, little-endian) makes identity D pending.
- * It records every message so tests and reports can observe them.
+ * A message-signalled interrupt receiver in the style of an IMSIC interrupt file: a 32-bit
+ * write of identity D to its doorbell (offset 0, seteipnum_le) makes D pending; identities
+ * outside 1..maxIdentity are ignored. `line` is asserted while any identity is pending; the
+ * hart claims the lowest pending identity (as its stopei CSR does). Every message is recorded
+ * so that tests and reports can observe them.
  */
 export class MsiController implements MmioDevice {
   readonly received: MsiRecord[] = [];
-  private readonly pendingIds = new Set<number>();
+  /** The hart's interrupt input driven by this file. */
+  readonly line: InterruptLine;
+  private readonly pending: Uint8Array;
+  private pendingCount = 0;
   private readonly listeners: MsiListener[] = [];
 
   constructor(
     readonly name: string,
     readonly base: bigint,
-  ) {}
+    readonly maxIdentity = 2047,
+  ) {
+    this.pending = new Uint8Array(maxIdentity + 1);
+    this.line = new InterruptLine(`${name}.irq`);
+  }
 
   mmioRead(_offset: number, _size: MmioSize): bigint {
     return 0n; // the doorbell reads as zero
@@ -60,7 +69,11 @@ export class MsiController implements MmioDevice {
     if (size !== 4 || offset !== 0) return; // only 32-bit doorbell writes are messages
     const msi = { address: this.base + BigInt(offset), data: Number(value & 0xffff_ffffn) };
     this.received.push(msi);
-    this.pendingIds.add(msi.data);
+    if (msi.data >= 1 && msi.data <= this.maxIdentity && this.pending[msi.data] === 0) {
+      this.pending[msi.data] = 1;
+      this.pendingCount++;
+      this.line.set(true);
+    }
     for (const l of this.listeners) l(msi);
   }
 
@@ -69,10 +82,19 @@ export class MsiController implements MmioDevice {
   }
 
   isPending(identity: number): boolean {
-    return this.pendingIds.has(identity);
+    return this.pending[identity] === 1;
   }
 
-  claim(identity: number): boolean {
-    return this.pendingIds.delete(identity);
+  /** Claims the lowest pending identity (0 when none is pending), as stopei does. */
+  claimTop(): number {
+    if (this.pendingCount === 0) return 0;
+    for (let id = 1; id <= this.maxIdentity; id++) {
+      if (this.pending[id] === 1) {
+        this.pending[id] = 0;
+        if (--this.pendingCount === 0) this.line.set(false);
+        return id;
+      }
+    }
+    return 0;
   }
 }

@@ -9,6 +9,9 @@ export type MmioSize = 1 | 2 | 4 | 8;
 export interface MmioDevice {
   mmioRead(offset: number, size: MmioSize): bigint;
   mmioWrite(offset: number, size: MmioSize, value: bigint): void;
+  /** Optional 32-bit accesses without BigInt, with the same semantics as size 4. */
+  mmioRead32?(offset: number): number;
+  mmioWrite32?(offset: number, value: number): void;
 }
 
 export interface MmioRegion {

@@ -187,6 +187,18 @@ export class PhysicalMemory {
     this.poke32(ppn, offset + 4, hi);
   }
 
+  /** Zeroes the 4 KiB page `ppn` (a CPU clearing a page; memory stays sparse). */
+  zeroPage(ppn: number): void {
+    this.counters.writes++;
+    if (this.frames.delete(ppn)) {
+      const slot = ppn & (FRAME_CACHE - 1);
+      if (this.cachedPpn[slot] === ppn) {
+        this.cachedPpn[slot] = -1;
+        this.cachedFrame[slot] = null;
+      }
+    }
+  }
+
   /** Number of 4 KiB frames that hold data. */
   get residentPages(): number {
     return this.frames.size;
