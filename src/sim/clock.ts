@@ -69,7 +69,8 @@ export class Clock {
       this.current = next.at;
       next.callback();
     }
-    this.current = target;
+    // A callback may itself have advanced time further (a nested advance): never go back.
+    if (target > this.current) this.current = target;
   }
 
   private peekLive(): ScheduledEvent | undefined {

@@ -44,5 +44,8 @@ export interface DmaApi {
   /** Allocates zeroed, page-aligned memory mapped for `dev` (coherent: no syncs needed). */
   allocCoherent(dev: Device, size: number): { paddr: bigint; dmaAddress: bigint };
   freeCoherent(dev: Device, size: number, paddr: bigint, dmaAddress: bigint): void;
+  /** Sets the highest DMA address `dev` can drive, 2^n - 1 (Linux dma_set_mask); default 64 bits. */
+  setMask(dev: Device, mask: bigint): void;
+  getMask(dev: Device): bigint;
   readonly stats: DmaStats;
 }

@@ -9,6 +9,8 @@ import type { Clock } from '../../sim/clock.js';
 import type { PhysicalMemory } from '../../sim/physical-memory.js';
 import type { SystemBus } from '../../sim/system-bus.js';
 import { DEFAULT_POLICY, IommuCore, type IommuPolicy } from '../core/iommu-core.js';
+import { IommuDmaApi, type DmaOptions } from '../dma/dma-api.js';
+import type { DmaApi } from '../dma/types.js';
 import { Device, type Driver } from '../driver-model/device.js';
 import { DriverModel } from '../driver-model/driver-model.js';
 import { regions } from '../of/address.js';
@@ -21,6 +23,8 @@ import { PageAllocator } from './page-allocator.js';
 export interface KernelOptions {
   /** Default-domain policy (translated or passthrough, strict or lazy). */
   iommu?: Partial<IommuPolicy>;
+  /** DMA API tuning: flush-queue size and timeout (cycles) of lazy domains. */
+  dma?: DmaOptions;
   /** Drivers to register, in addition to none: the platform chooses them. */
   drivers?: readonly Driver[];
 }
@@ -38,6 +42,7 @@ export class Kernel {
   readonly pages: PageAllocator;
   readonly irq: InterruptSubsystem;
   readonly iommu: IommuCore;
+  readonly dma: DmaApi;
   readonly drivers: DriverModel;
 
   constructor(
@@ -52,6 +57,7 @@ export class Kernel {
     this.pages = new PageAllocator(firmware.memory);
     this.irq = new InterruptSubsystem(this.dt, firmware.hart, this.log);
     this.iommu = new IommuCore(this.dt, this.log, { ...DEFAULT_POLICY, ...options.iommu });
+    this.dma = new IommuDmaApi(this, options.dma);
     this.drivers = new DriverModel(this);
     this.iommu.onRegister = () => this.drivers.probeAll();
     this.setUpMemory();
