@@ -1,0 +1,213 @@
+// A PCI Express host bridge with ECAM configuration access (PCIe Base 7.2.2, the
+// "pci-host-ecam-generic" binding): the configuration space of bus b, device d, function f
+// is the 4 KiB at offset ((b - busStart) << 20 | d << 15 | f << 12) of the ECAM window.
+// Only the root bus is modelled: every function sits on `busStart` or on a bus number given
+// explicitly, with no PCI-PCI bridges in between.
+//
+// Configuration reads of absent functions complete with all ones (Vendor ID 0xffff), writes
+// to them are dropped. Accesses must be naturally aligned; an 8-byte access is split into
+// two dword accesses. Inbound DMA from the functions goes to `upstream` with the device id
+// `deviceIdFor(rid)` (the platform derives it from the device tree's iommu-map). Writes are
+// posted: an error on a write is counted here and not returned to the function (the PCIe
+// completer signals it with an error message, not a completion), unless `postedWriteErrors`
+// is 'report'.
+
+import type { MmioDevice, MmioSize } from '../../sim/mmio.js';
+import { join64 } from '../../sim/u64.js';
+import { DmaPortStatus, DmaRequester, type DmaPort, type DmaPortStatusValue } from '../dma-port.js';
+import type { PciFunction } from './pci-function.js';
+
+export interface PcieHostBridgeOptions {
+  name?: string;
+  /** PCI segment (domain) number; bits 23:16 of the default device id. */
+  segment?: number;
+  /** Bus range decoded by the ECAM window (bus-range); default 0..255. */
+  busStart?: number;
+  busEnd?: number;
+  /** Where the functions' DMA goes (an IOMMU's port, or the system bus); may be set later. */
+  upstream?: DmaPort | null;
+  /**
+   * The device id the upstream sees for requester id `rid`; -1 aborts the request as an
+   * Unsupported Request. Default: segment << 16 | rid.
+   */
+  deviceIdFor?: (rid: number) => number;
+  /** 'silent' (PCIe posted-write semantics, the default) or 'report' errors of writes to the function. */
+  postedWriteErrors?: 'silent' | 'report';
+}
+
+export interface PcieHostBridgeCounters {
+  configReads: number;
+  configWrites: number;
+  /** Configuration accesses to functions that are not there, or misaligned. */
+  configUnsupported: number;
+  dmaReads: number;
+  dmaWrites: number;
+  /** Writes the upstream did not complete (posted: the function did not learn). */
+  postedWriteErrors: number;
+  /** Requests of requester ids that map to no device id. */
+  unmappedRequesters: number;
+}
+
+export class PcieHostBridge implements MmioDevice {
+  readonly name: string;
+  readonly segment: number;
+  readonly busStart: number;
+  readonly busEnd: number;
+  upstream: DmaPort | null;
+  /** The root complex's inbound port, which every function's DMA goes through. */
+  readonly inbound: DmaPort;
+  readonly counters: PcieHostBridgeCounters = {
+    configReads: 0,
+    configWrites: 0,
+    configUnsupported: 0,
+    dmaReads: 0,
+    dmaWrites: 0,
+    postedWriteErrors: 0,
+    unmappedRequesters: 0,
+  };
+  readonly deviceIdFor: (rid: number) => number;
+  readonly reportPostedWriteErrors: boolean;
+  private readonly byRid = new Map<number, PciFunction>();
+
+  constructor(options: PcieHostBridgeOptions = {}) {
+    this.name = options.name ?? 'pcie';
+    this.segment = options.segment ?? 0;
+    this.busStart = options.busStart ?? 0;
+    this.busEnd = options.busEnd ?? 255;
+    if (this.busStart < 0 || this.busEnd > 255 || this.busEnd < this.busStart) throw new RangeError(`${this.name}: bad bus range ${this.busStart}..${this.busEnd}`);
+    this.upstream = options.upstream ?? null;
+    const segment = this.segment;
+    this.deviceIdFor = options.deviceIdFor ?? ((rid) => ((segment << 16) | rid) >>> 0);
+    this.reportPostedWriteErrors = options.postedWriteErrors === 'report';
+    this.inbound = new RootComplexPort(this);
+  }
+
+  /** Size of the ECAM window for the bus range. */
+  get ecamSize(): bigint {
+    return BigInt(this.busEnd - this.busStart + 1) << 20n;
+  }
+
+  /** Places `fn` at bus `bus`, device `device`, function `func`. */
+  attach(fn: PciFunction, device: number, func = 0, bus = this.busStart): PciFunction {
+    if (device < 0 || device > 31 || func < 0 || func > 7) throw new RangeError(`${this.name}: no device ${device} function ${func}`);
+    if (bus < this.busStart || bus > this.busEnd) throw new RangeError(`${this.name}: bus ${bus} is outside ${this.busStart}..${this.busEnd}`);
+    const devfn = (device << 3) | func;
+    const rid = (bus << 8) | devfn;
+    const existing = this.byRid.get(rid);
+    if (existing !== undefined) throw new RangeError(`${this.name}: ${fn.name} and ${existing.name} both at ${rid.toString(16)}`);
+    this.byRid.set(rid, fn);
+    fn.attach(this, this.segment, bus, devfn);
+    // Header Type bit 7: set on every function of a device that has more than one.
+    const siblings = [...this.byRid.values()].filter((f) => f.bus === bus && f.devfn >> 3 === device);
+    for (const f of siblings) f.setMultiFunction(siblings.length > 1);
+    return fn;
+  }
+
+  /** The function with requester id `rid` (bus << 8 | devfn). */
+  functionAt(rid: number): PciFunction | undefined {
+    return this.byRid.get(rid);
+  }
+
+  /** Every function, in requester-id order. */
+  get functions(): PciFunction[] {
+    return [...this.byRid.values()].sort((a, b) => a.rid - b.rid);
+  }
+
+  // ---- ECAM ---------------------------------------------------------------------------------
+
+  /** A configuration read at ECAM offset `offset`. */
+  configRead(offset: number, size: 1 | 2 | 4): number {
+    this.counters.configReads++;
+    const fn = this.decode(offset, size);
+    if (fn === undefined) return size === 4 ? 0xffff_ffff : size === 2 ? 0xffff : 0xff;
+    return fn.configRead(offset & 0xfff, size);
+  }
+
+  configWrite(offset: number, size: 1 | 2 | 4, value: number): void {
+    this.counters.configWrites++;
+    this.decode(offset, size)?.configWrite(offset & 0xfff, size, value);
+  }
+
+  mmioRead(offset: number, size: MmioSize): bigint {
+    if (size === 8) return join64(this.configRead(offset + 4, 4), this.configRead(offset, 4));
+    return BigInt(this.configRead(offset, size));
+  }
+
+  mmioWrite(offset: number, size: MmioSize, value: bigint): void {
+    if (size === 8) {
+      this.configWrite(offset, 4, Number(value & 0xffff_ffffn));
+      this.configWrite(offset + 4, 4, Number((value >> 32n) & 0xffff_ffffn));
+      return;
+    }
+    this.configWrite(offset, size, Number(value & 0xffff_ffffn));
+  }
+
+  mmioRead32(offset: number): number {
+    return this.configRead(offset, 4);
+  }
+
+  mmioWrite32(offset: number, value: number): void {
+    this.configWrite(offset, 4, value);
+  }
+
+  private decode(offset: number, size: number): PciFunction | undefined {
+    const bus = this.busStart + Math.floor(offset / 0x10_0000);
+    if ((offset & (size - 1)) !== 0 || bus > this.busEnd) {
+      this.counters.configUnsupported++;
+      return undefined;
+    }
+    const fn = this.byRid.get((bus << 8) | ((offset >>> 12) & 0xff));
+    if (fn === undefined) this.counters.configUnsupported++;
+    return fn;
+  }
+}
+
+/** Requests from functions, on their way upstream. */
+class RootComplexPort implements DmaPort {
+  value = 0n;
+  private readonly requester = new DmaRequester();
+
+  constructor(private readonly bridge: PcieHostBridge) {}
+
+  read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue {
+    this.bridge.counters.dmaReads++;
+    const up = this.bridge.upstream;
+    const r = this.map(requester);
+    if (up === null) return DmaPortStatus.BusError;
+    if (r === null) return DmaPortStatus.Aborted;
+    const s = up.read(r, address, size);
+    if (s === DmaPortStatus.Ok) this.value = up.value;
+    return s;
+  }
+
+  write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
+    const b = this.bridge;
+    b.counters.dmaWrites++;
+    const up = b.upstream;
+    const r = this.map(requester);
+    const s = up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.write(r, address, size, data);
+    if (s === DmaPortStatus.Ok) return s;
+    b.counters.postedWriteErrors++;
+    return b.reportPostedWriteErrors ? s : DmaPortStatus.Ok;
+  }
+
+  private map(from: DmaRequester): DmaRequester | null {
+    const id = this.bridge.deviceIdFor(from.deviceId);
+    if (id < 0) {
+      this.bridge.counters.unmappedRequesters++;
+      return null;
+    }
+    const r = this.requester;
+    r.deviceId = id;
+    r.pasidValid = from.pasidValid;
+    r.pasid = from.pasid;
+    r.privileged = from.privileged;
+    return r;
+  }
+}
+
+/** The configuration-space offset of a register in ECAM. */
+export function ecamOffset(bus: number, device: number, func: number, register = 0, busStart = 0): number {
+  return (bus - busStart) * 0x10_0000 + ((device << 15) | (func << 12) | register);
+}
+
