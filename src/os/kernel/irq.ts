@@ -69,6 +69,23 @@ export class InterruptSubsystem {
     return true;
   }
 
+  /** How many interrupts `node` has (entries of interrupts-extended, or of interrupts). */
+  count(node: DtNode): number {
+    const extended = node.u32s('interrupts-extended');
+    if (extended !== undefined) {
+      let n = 0;
+      for (let i = 0; i < extended.length; n++) {
+        const ctrl = this.dt.byPhandle(extended[i]);
+        if (ctrl === undefined) throw new IrqError(`${node.path}: interrupts-extended names unknown phandle ${extended[i]}`);
+        i += 1 + this.interruptCells(ctrl);
+      }
+      return n;
+    }
+    const cells = node.u32s('interrupts');
+    if (cells === undefined) return 0;
+    return Math.floor(cells.length / this.interruptCells(this.interruptParent(node)));
+  }
+
   /** Allocates an MSI identity for `handler`; null when the platform has no interrupt file. */
   allocMsi(handler: IrqHandler, name: string): MsiVector | null {
     if (this.msiDoorbell === null) return null;

@@ -1,0 +1,37 @@
+// A small id allocator (after Linux's IDA): hands out the lowest free id of a range, so that
+// runs are deterministic. Used for PSCIDs (process soft-context ids, 20 bits).
+
+export class IdAllocator {
+  private next: number;
+  /** Released ids below `next`, kept sorted so the lowest goes first. */
+  private readonly released: number[] = [];
+  private readonly inUse = new Set<number>();
+
+  constructor(
+    readonly min: number,
+    readonly max: number,
+  ) {
+    this.next = min;
+  }
+
+  /** The lowest free id, or null when every id is taken. */
+  alloc(): number | null {
+    let id: number;
+    if (this.released.length > 0) id = this.released.shift() as number;
+    else if (this.next <= this.max) id = this.next++;
+    else return null;
+    this.inUse.add(id);
+    return id;
+  }
+
+  free(id: number): void {
+    if (!this.inUse.delete(id)) throw new RangeError(`id ${id} is not allocated`);
+    let i = 0;
+    while (i < this.released.length && this.released[i] < id) i++;
+    this.released.splice(i, 0, id);
+  }
+
+  get count(): number {
+    return this.inUse.size;
+  }
+}
