@@ -1,0 +1,40 @@
+// `iommu-lab inspect FILE|PLATFORM [--json]`: the IOMMU topology of a device tree, read
+// without running anything.
+
+import type { Command } from 'commander';
+import { analyseIommuTopology, formatTopology, topologyToJson, type TopologyJson } from '../../platform/bindings/index.js';
+import type { CliIo } from '../io.js';
+import { loadDeviceTree, type TreeFormat } from '../load-tree.js';
+
+export interface InspectJson extends TopologyJson {
+  input: { file: string; format: TreeFormat; platform: string | null };
+}
+
+interface InspectOptions {
+  json?: boolean;
+  include?: string[];
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function registerInspect(program: Command, io: CliIo): void {
+  program
+    .command('inspect')
+    .description('show the IOMMU topology of a device tree: IOMMUs, what each translates for, and binding problems')
+    .argument('<tree>', 'a .dts or .dtb file, or the name of a built-in platform (see `iommu-lab platforms`)')
+    .option('--json', 'print the topology as JSON')
+    .option('-i, --include <dir>', 'also search <dir> for /include/ files (repeatable)', collect)
+    .action((spec: string, options: InspectOptions) => {
+      const loaded = loadDeviceTree(spec, { includeDirs: options.include ?? [] });
+      const topology = analyseIommuTopology(loaded.tree);
+      if (options.json) {
+        const json: InspectJson = { input: { file: loaded.file, format: loaded.format, platform: loaded.platform }, ...topologyToJson(topology) };
+        io.out(`${JSON.stringify(json, null, 2)}\n`);
+        return;
+      }
+      const what = loaded.platform !== null ? `built-in platform ${loaded.platform} (${loaded.file})` : `${loaded.file} (${loaded.format.toUpperCase()})`;
+      io.out(`device tree: ${what}\n${formatTopology(topology)}`);
+    });
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Entry point of the `iommu-lab` command (package.json "bin").
+
+import { processIo } from './io.js';
+import { runCli } from './program.js';
+
+process.exitCode = await runCli(process.argv.slice(2), processIo);
