@@ -1,7 +1,12 @@
 // A software builder of RISC-V first-stage page tables (Sv39, Sv48, Sv57; Privileged
 // Architecture "Sv39/Sv48/Sv57"), as an IOMMU driver keeps them: 4 KiB pages and 2 MiB / 1 GiB
-// leaves, tables allocated on demand and freed once empty. Written independently of the IOMMU
-// model's walker, so that a bug in one is caught by the other.
+// leaves, tables allocated on demand. As in Linux, an unmap clears leaves and leaves emptied
+// tables in place: freeing a table would need an invalidation of the whole address space
+// (IOTINVAL.VMA with an address invalidates leaf entries only, RISC-V IOMMU 4.1 / non-leaf
+// extension), which would cost every 4 KiB DMA unmap the domain's whole IOTLB. Tables are freed
+// when a superpage replaces an empty one, when an unmap covers a whole table, and with the
+// domain. Written independently of the IOMMU model's walker, so that a bug in one is caught by
+// the other.
 //
 // PTEs are read and written in the CPU's byte order (the memory's endianness) as two 32-bit
 // halves; page numbers are plain numbers (< 2^44).
@@ -47,8 +52,7 @@ export class RiscvIoPgtable {
   readonly mode: PagingMode;
   /** Page number of the root table (iosatp.PPN). */
   readonly root: number;
-  /** Valid entries per table page, so that emptied tables can be freed. */
-  private readonly used = new Map<number, number>();
+  private tables = 0;
   private readonly bigEndian: boolean;
   // The PTE last read, as halves (no allocation per access).
   private lo = 0;
@@ -58,7 +62,7 @@ export class RiscvIoPgtable {
     this.mode = MODES[config.mode];
     this.bigEndian = config.memory.endianness === 'big';
     this.root = config.allocTable();
-    this.used.set(this.root, 0);
+    this.tables = 1;
   }
 
   /** Width of the input address (39, 48 or 57 bits). */
@@ -68,14 +72,16 @@ export class RiscvIoPgtable {
 
   /** Number of table pages in use, the root included. */
   get tablePages(): number {
-    return this.used.size;
+    return this.tables;
   }
 
   /**
    * Maps `count` leaves of 2^pageLog2 bytes from page numbers `iovaPage` to `page`. Refuses to
-   * replace anything already mapped (unmap first). Returns how many leaves were mapped.
+   * replace anything mapped (unmap first); a table left empty by earlier unmaps where a leaf
+   * goes is replaced, its pages put in `gather`'s freelist (to free after a full invalidation).
+   * Returns how many leaves were mapped.
    */
-  map(iovaPage: number, page: number, pageLog2: number, count: number, prot: number): number {
+  map(iovaPage: number, page: number, pageLog2: number, count: number, prot: number, gather: IotlbGather): number {
     const level = this.levelOf(pageLog2);
     const pages = 2 ** (9 * level);
     const flags = this.leafFlags(prot);
@@ -83,7 +89,7 @@ export class RiscvIoPgtable {
     for (let i = 0; i < count; i++) {
       let ok: boolean;
       try {
-        ok = this.mapOne(iovaPage + i * pages, page + i * pages, level, flags, pbmt);
+        ok = this.mapOne(iovaPage + i * pages, page + i * pages, level, flags, pbmt, gather);
       } catch {
         ok = false; // out of memory for a table: report what was mapped
       }
@@ -94,8 +100,8 @@ export class RiscvIoPgtable {
 
   /**
    * Unmaps up to `count` leaves of 2^pageLog2 bytes starting at `iovaPage`, recording the range
-   * in `gather` and emptied table pages in its freelist. A table found where a leaf of this size
-   * would be is unmapped whole. Stops at a hole, or at a larger leaf (a partial unmap of a
+   * in `gather`. A table found where a leaf of this size would be is unmapped whole, its pages
+   * put in the gather's freelist. Stops at a hole, or at a larger leaf (a partial unmap of a
    * superpage is refused). Returns the bytes unmapped.
    */
   unmap(iovaPage: number, pageLog2: number, count: number, gather: IotlbGather): number {
@@ -134,7 +140,7 @@ export class RiscvIoPgtable {
   /** Frees every table page, the root included; the table is unusable afterwards. */
   destroy(): void {
     this.freeSubtree(this.root, this.mode.levels - 1, (p) => this.config.freeTable(p));
-    this.used.clear();
+    this.tables = 0;
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -148,10 +154,10 @@ export class RiscvIoPgtable {
   }
 
   private leafFlags(prot: number): number {
-    // A writable page must be readable too (W without R is reserved), as Linux maps them.
+    // A writable page must be readable too (W without R is reserved), and never executable:
+    // the leaves Linux's driver writes (_PAGE_BASE | _PAGE_READ [| _PAGE_WRITE [| _PAGE_DIRTY]]).
     let f = PteBit.V | PteBit.R | PteBit.A;
     if ((prot & Prot.WRITE) !== 0) f |= PteBit.W;
-    if ((prot & Prot.READ) !== 0 && (prot & Prot.NOEXEC) === 0) f |= PteBit.X;
     // Device requests without a privileged PASID are user-mode accesses (U=1).
     if ((prot & Prot.PRIV) === 0) f |= PteBit.U;
     // Without hardware updating, a clear D would fault the first write: set it up front.
@@ -159,16 +165,15 @@ export class RiscvIoPgtable {
     return f;
   }
 
-  private mapOne(iovaPage: number, page: number, level: number, flags: number, pbmtHi: number): boolean {
+  private mapOne(iovaPage: number, page: number, level: number, flags: number, pbmtHi: number, gather: IotlbGather): boolean {
     let table = this.root;
     for (let l = this.mode.levels - 1; l > level; l--) {
       const idx = this.index(iovaPage, l);
       this.read(table, idx);
       if ((this.lo & PteBit.V) === 0) {
         const next = this.config.allocTable();
-        this.used.set(next, 0);
+        this.tables++;
         this.write(table, idx, this.pointerLo(next), this.pointerHi(next));
-        this.bump(table, 1);
         table = next;
         continue;
       }
@@ -177,46 +182,53 @@ export class RiscvIoPgtable {
     }
     const idx = this.index(iovaPage, level);
     this.read(table, idx);
-    if ((this.lo & PteBit.V) !== 0) return false; // already mapped (a leaf or a table)
+    if ((this.lo & PteBit.V) !== 0) {
+      if ((this.lo & LEAF_BITS) !== 0) return false; // already mapped
+      const old = this.ptePage();
+      if (!this.subtreeEmpty(old, level - 1)) return false; // smaller mappings are in the way
+      this.freeSubtree(old, level - 1, (p) => this.release(p, gather));
+      gather.add(iovaPage, 2 ** (9 * level), 12 + 9 * level);
+    }
     this.write(table, idx, (this.pointerLo(page) | flags) >>> 0, this.pointerHi(page) | pbmtHi);
-    this.bump(table, 1);
     return true;
   }
 
+  /** Whether no valid leaf lies under `table` (which sits at `level`). */
+  private subtreeEmpty(table: number, level: number): boolean {
+    for (let i = 0; i < 512; i++) {
+      this.read(table, i);
+      if ((this.lo & PteBit.V) === 0) continue;
+      if (level === 0 || (this.lo & LEAF_BITS) !== 0) return false;
+      if (!this.subtreeEmpty(this.ptePage(), level - 1)) return false;
+    }
+    return true;
+  }
+
+  private release(page: number, gather: IotlbGather): void {
+    this.tables--;
+    gather.freelist.push(page);
+  }
+
   private unmapOne(iovaPage: number, level: number, gather: IotlbGather): boolean {
-    const parents: number[] = [];
-    const slots: number[] = [];
     let table = this.root;
     for (let l = this.mode.levels - 1; l > level; l--) {
-      const idx = this.index(iovaPage, l);
-      this.read(table, idx);
+      this.read(table, this.index(iovaPage, l));
       if ((this.lo & PteBit.V) === 0) return false;
       if ((this.lo & LEAF_BITS) !== 0) return false;
-      parents.push(table);
-      slots.push(idx);
       table = this.ptePage();
     }
     const idx = this.index(iovaPage, level);
     this.read(table, idx);
     if ((this.lo & PteBit.V) === 0) return false;
     if ((this.lo & LEAF_BITS) === 0) {
-      // A table of smaller mappings where a leaf of this size would be: it goes whole.
-      this.freeSubtree(this.ptePage(), level - 1, (p) => {
-        this.used.delete(p);
-        gather.freelist.push(p);
-      });
+      // A table where a leaf of this size would be: its smaller mappings go with it, whole. An
+      // emptied one is a hole, like an invalid entry.
+      const sub = this.ptePage();
+      if (this.subtreeEmpty(sub, level - 1)) return false;
+      this.freeSubtree(sub, level - 1, (p) => this.release(p, gather));
     }
     this.write(table, idx, 0, 0);
-    this.bump(table, -1);
     gather.add(iovaPage, 2 ** (9 * level), 12 + 9 * level);
-    // Free tables this unmap emptied, bottom up; the root always stays.
-    for (let i = parents.length - 1; i >= 0 && this.used.get(table) === 0; i--) {
-      this.write(parents[i], slots[i], 0, 0);
-      this.used.delete(table);
-      gather.freelist.push(table);
-      table = parents[i];
-      this.bump(table, -1);
-    }
     return true;
   }
 
@@ -229,10 +241,6 @@ export class RiscvIoPgtable {
       }
     }
     free(table);
-  }
-
-  private bump(table: number, by: number): void {
-    this.used.set(table, (this.used.get(table) ?? 0) + by);
   }
 
   private index(iovaPage: number, level: number): number {

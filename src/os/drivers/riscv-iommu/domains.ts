@@ -5,7 +5,7 @@
 
 import { IosatpMode } from '../../../formats/riscv-iommu/structures.js';
 import type { Device } from '../../driver-model/device.js';
-import { IommuDomain, type DomainOps, type DomainTypeValue, type IotlbGather } from '../../core/types.js';
+import { IommuDomain, IotlbGather, type DomainOps, type DomainTypeValue } from '../../core/types.js';
 import { RiscvIoPgtable, type RiscvPgtableModeName } from '../../io-pgtable/riscv.js';
 import { RiscvIommuError } from './errors.js';
 import type { RiscvIommuDevice } from './iommu.js';
@@ -46,7 +46,12 @@ export const pagingDomainOps: DomainOps = {
     return d.iommu.updateContexts(dev, domain, { valid: true, fsc: d.iosatp, pscid: d.pscid }, d);
   },
   mapPages(domain: IommuDomain, iovaPage: number, page: number, pageLog2: number, count: number, prot: number): number {
-    return paging(domain).pgtable.map(iovaPage, page, pageLog2, count, prot);
+    const d = paging(domain);
+    const gather = new IotlbGather();
+    const mapped = d.pgtable.map(iovaPage, page, pageLog2, count, prot, gather);
+    // A superpage replaced empty tables: the IOMMU may still walk them until a full invalidation.
+    if (gather.freelist.length > 0) d.iommu.iotlbSync(d, gather);
+    return mapped;
   },
   unmapPages(domain: IommuDomain, iovaPage: number, pageLog2: number, count: number, gather: IotlbGather): number {
     return paging(domain).pgtable.unmap(iovaPage, pageLog2, count, gather);
