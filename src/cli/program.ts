@@ -4,8 +4,10 @@
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerExplain } from './commands/explain.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPlatforms } from './commands/platforms.js';
+import { registerRun } from './commands/run.js';
 import { isUserError, oneLine } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -19,8 +21,8 @@ function version(): string {
   }
 }
 
-/** Each command registers itself here; add new ones to this list. */
-const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [registerInspect, registerPlatforms];
+/** Each command registers itself here; add new ones to this list. `run` is the default command. */
+const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [registerRun, registerExplain, registerInspect, registerPlatforms];
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('iommu-lab')

@@ -4,7 +4,7 @@
 // `IommuInstance` registered with the IOMMU core.
 
 import type { DtNode } from '../../../formats/devicetree/tree.js';
-import { iodirInvalDdt, iotinvalVma } from '../../../formats/riscv-iommu/commands.js';
+import { iodirInvalDdt, iotinvalGvma, iotinvalVma } from '../../../formats/riscv-iommu/commands.js';
 import { IpsrLayout, Reg } from '../../../formats/riscv-iommu/registers.js';
 import { DcTcLayout, DcWord } from '../../../formats/riscv-iommu/structures.js';
 import { fieldMask } from '../../../formats/bitfield.js';
@@ -233,6 +233,18 @@ export class RiscvIommuDevice implements IommuInstance {
       this.cmdq.sync(); // throws on timeout: the pages below are then leaked, never reused early
     }
     for (const page of gather.freelist) this.kernel.pages.freePages(page);
+  }
+
+  /**
+   * Empties every IOMMU cache: device and process contexts, first- and second-stage
+   * translations; returns the commands' names (for tools such as `explain --cold`).
+   */
+  invalidateAll(): string[] {
+    this.cmdq.submit(iodirInvalDdt());
+    this.cmdq.submit(iotinvalVma());
+    this.cmdq.submit(iotinvalGvma());
+    this.cmdq.sync();
+    return ['IODIR.INVAL_DDT (all device ids)', 'IOTINVAL.VMA (all address spaces)', 'IOTINVAL.GVMA (all guests)', 'IOFENCE.C'];
   }
 
   /** Invalidates every translation of the domain's PSCID. */

@@ -1,0 +1,8 @@
+// Reports of scenario runs: typed numbers (types.ts), collected from the machine and the
+// kernel (collect.ts), printed as aligned text or stable JSON.
+
+export * from './types.js';
+export { collectReport, iommuReport, type ReportInput } from './collect.js';
+export { formatReport, table, percent } from './text.js';
+export { formatReportJson, reportJson, toJsonValue } from './json.js';
+export { formatExplanation } from './explain-text.js';

@@ -1,0 +1,141 @@
+// The human-readable report: sections with aligned columns, numbers right-aligned, rates as
+// percentages. Everything in it comes from the typed Report (collect.ts).
+
+import { hex } from '../sim/u64.js';
+import type { CacheReport, IommuReport, Report } from './types.js';
+
+const NUMERIC = /^(-|[0-9][0-9.]*(%| B| KiB| MiB| GiB)?)$/;
+
+/**
+ * Lays out rows as columns. The first column is left-aligned; a column whose cells are all
+ * numbers (a header row whose first cell is empty aside) is right-aligned, others left-aligned.
+ */
+export function table(rows: readonly (readonly string[])[], indent = '  '): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  const body = rows.length > 1 && rows[0][0] === '' ? rows.slice(1) : rows;
+  const right = widths.map((_, i) => i > 0 && body.every((r) => r[i] === undefined || NUMERIC.test(r[i])));
+  return rows.map((r) => indent + r.map((cell, i) => (right[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function percent(rate: number): string {
+  return `${(rate * 100).toFixed(2)}%`;
+}
+
+function ratio(x: number): string {
+  return x === 0 ? '0' : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(4);
+}
+
+function count(n: number): string {
+  return String(n);
+}
+
+function bytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(2)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(2)} KiB`;
+  return `${n} B`;
+}
+
+function cacheRow(name: string, c: CacheReport): string[] {
+  return [name, count(c.lookups), count(c.hits), count(c.misses), c.lookups === 0 ? '-' : percent(c.hitRate), count(c.evictions), count(c.invalidations)];
+}
+
+function iommuSection(i: IommuReport): string {
+  const t = i.translations;
+  let out = `IOMMU ${i.name} (${i.node})\n`;
+  out += table([
+    ['translations', count(t.total), `untranslated ${t.untranslated}, translated ${t.translated}, ATS ${t.atsTranslation}, debug ${t.debug}`],
+    ['faults detected', count(i.faults.detected), `recorded in the fault queue ${i.faults.recorded}, dropped ${i.faults.dropped}`],
+  ]);
+  if (i.faults.byCause.length > 0) out += table(i.faults.byCause.map((c) => [`cause ${c.cause}`, c.name, count(c.count)]), '      ');
+  out += '  caches\n';
+  out += table(
+    [
+      ['', 'lookups', 'hits', 'misses', 'hit rate', 'evictions', 'invalidations'],
+      cacheRow('IOTLB', i.caches.iotlb),
+      cacheRow('device context', i.caches.deviceContext),
+      cacheRow('process context', i.caches.processContext),
+    ],
+    '    ',
+  );
+  const w = i.walks;
+  out += table([
+    ['page-table walks', count(w.firstStage + w.secondStage), `first stage ${w.firstStage}, second stage ${w.secondStage}; directory walks: device ${w.deviceDirectory}, process ${w.processDirectory}; ${ratio(w.perTranslation)} walks per translation`],
+    ['memory reads', count(i.memory.reads), `${ratio(i.memory.readsPerTranslation)} per translation; writes ${i.memory.writes}`],
+    ['commands executed', count(i.commands.reduce((a, c) => a + c.count, 0)), i.commands.map((c) => `${c.name} ${c.count}`).join(', ') || 'none'],
+    ...(i.invalidations === null
+      ? []
+      : [
+          [
+            'driver invalidations',
+            count(i.invalidations.pages + i.invalidations.pscid + i.invalidations.all + i.invalidations.directory),
+            `IOTINVAL.VMA by page ${i.invalidations.pages}, by PSCID ${i.invalidations.pscid}, all ${i.invalidations.all}; IODIR ${i.invalidations.directory}; fences ${i.invalidations.fences}`,
+          ],
+        ]),
+  ]);
+  return out;
+}
+
+export function formatReport(r: Report): string {
+  const s = r.scenario;
+  let out = `scenario: ${s.name ?? '(unnamed)'} (${s.file})\n`;
+  if (s.description !== null) out += `  ${s.description}\n`;
+  out += `platform: ${s.platform}, seed ${s.seed}\n`;
+  if (r.unmodelled.length > 0) out += `not modelled (ignored): ${r.unmodelled.join(', ')}\n`;
+
+  const run = r.steps.filter((st) => st.status !== 'not run').length;
+  out += `\nsteps: ${run} of ${r.steps.length} run\n`;
+  out += table(r.steps.map((st) => [`[${st.index}]`, st.status, st.kind, `${st.label === null ? '' : `"${st.label}": `}${st.summary}`]));
+  const e = r.expectations;
+  out += `expectations: ${e.checked} checked, ${e.passed} passed, ${e.failed} failed\n`;
+
+  for (const i of r.iommus) out += `\n${iommuSection(i)}`;
+
+  const k = r.kernel;
+  out += '\nkernel\n';
+  const fq = k.flushQueue;
+  out += table([
+    ['DMA API', `mapped ${k.dma.mapped}, unmapped ${k.dma.unmapped}; invalidations: strict syncs ${k.dma.syncs}, flush-queue flushes ${k.dma.flushes}`],
+    [
+      'flush queue',
+      fq === null
+        ? 'not used (strict invalidation)'
+        : `${fq.domains} lazy domain${fq.domains === 1 ? '' : 's'}; flushes: full ${fq.flushes.full}, timeout ${fq.flushes.timeout}, explicit ${fq.flushes.explicit}; ${fq.entriesFlushed} entries released, ${fq.pending} pending`,
+    ],
+    ['IOMMU faults', `reported to the core ${k.faults.reported}, not handled by a domain owner ${k.faults.unhandled}`],
+    ...k.unbound.map((u) => [`not bound: ${u.name}`, `${u.state}: ${u.reason}`]),
+  ]);
+
+  if (r.devices.length > 0) {
+    out += '\ndevices\n';
+    out += table([['', 'transfers', 'bytes', 'errors', 'timeouts'], ...r.devices.map((d) => [d.name, count(d.transfers), bytes(d.bytes), count(d.errors), count(d.timeouts)])]);
+  }
+
+  if (r.workloads.length > 0) {
+    out += '\nworkloads\n';
+    for (const w of r.workloads) {
+      out += `  [${w.step}]${w.label === null ? '' : ` "${w.label}"`} on ${w.device}: ${w.buffers} ${w.op} buffers (${w.access}), ${bytes(w.bytes)}, ${w.verified} verified\n`;
+      out += table(
+        [
+          ['DMA API', `${w.dmaMaps} maps, ${w.dmaUnmaps} unmaps`],
+          ['invalidation commands', `${w.invalidationCommands} (${ratio(w.invalidationsPerBuffer)} per buffer), fences ${w.fences}`],
+          ['translations', `${w.translations}, IOTLB hit rate ${percent(w.iotlbHitRate)}`],
+          ['simulated cycles', count(w.cycles)],
+        ],
+        '      ',
+      );
+    }
+  }
+
+  if (r.faults.total > 0) {
+    out += `\nfaults reported (${r.faults.total})\n`;
+    out += table(r.faults.list.map((f) => [f.device ?? 'unknown device', `${f.write ? 'write' : 'read'} at ${hex(f.iova)}${f.pasid === null ? '' : ` pasid ${f.pasid}`}`, `cause ${f.cause}`, f.causeName]));
+    if (r.faults.total > r.faults.list.length) out += `  ... and ${r.faults.total - r.faults.list.length} more\n`;
+  }
+
+  out += `\ntime: ${r.time.cycles} simulated cycles, ${r.time.wallMs.toFixed(0)} ms wall clock\n`;
+  if (r.outcome.failure !== null) out += `result: FAILED at ${r.outcome.failure.step === null ? 'set-up' : `steps[${r.outcome.failure.step}]`}\n`;
+  else out += 'result: ok\n';
+  return out;
+}

@@ -1,0 +1,129 @@
+// What a scenario run reports: typed numbers, collected once at the end of the run (collect.ts)
+// and printed as text (text.ts) or stable JSON (json.ts). Counts are plain numbers; 64-bit
+// values (addresses, seeds) stay bigint here and become hex strings in JSON.
+
+export interface CacheReport {
+  lookups: number;
+  hits: number;
+  misses: number;
+  /** hits / lookups (0 when there were no lookups). */
+  hitRate: number;
+  evictions: number;
+  invalidations: number;
+}
+
+export interface IommuReport {
+  /** The driver's name for the instance ("3010000.iommu"), or the node path if no driver bound. */
+  name: string;
+  node: string;
+  /** Requests the model translated, by kind (PCIe AT field) and the debug interface. */
+  translations: { untranslated: number; translated: number; atsTranslation: number; debug: number; total: number };
+  faults: {
+    /** Faults the model detected, by cause (RISC-V IOMMU spec, fault record CAUSE encodings). */
+    byCause: { cause: number; name: string; count: number }[];
+    detected: number;
+    /** Records written to the fault queue, and dropped (queue full or off). */
+    recorded: number;
+    dropped: number;
+  };
+  caches: {
+    iotlb: CacheReport & { fills: number; entries: number };
+    deviceContext: CacheReport;
+    processContext: CacheReport;
+  };
+  walks: { deviceDirectory: number; processDirectory: number; firstStage: number; secondStage: number; perTranslation: number };
+  /** Implicit accesses to in-memory structures (tables, contexts, queues' records). */
+  memory: { reads: number; writes: number; readsPerTranslation: number };
+  /** Commands the model executed, by opcode name. */
+  commands: { name: string; count: number }[];
+  /** What the driver asked for (null without a RISC-V IOMMU driver bound). */
+  invalidations: { pages: number; pscid: number; all: number; directory: number; fences: number } | null;
+}
+
+export interface KernelReport {
+  /** DMA API calls and the invalidations it asked for (strict syncs, flush-queue flushes). */
+  dma: { mapped: number; unmapped: number; syncs: number; flushes: number };
+  /** Flush-queue activity of lazy DMA domains (null when no domain was lazy). */
+  flushQueue: { domains: number; flushes: { full: number; timeout: number; explicit: number }; entriesFlushed: number; pending: number } | null;
+  /** Faults the IOMMU drivers reported to the IOMMU core, and those no domain owner handled. */
+  faults: { reported: number; unhandled: number };
+  /** Devices the kernel found but did not bind, with why. */
+  unbound: { name: string; state: string; reason: string }[];
+}
+
+export interface DeviceReport {
+  name: string;
+  transfers: number;
+  bytes: number;
+  errors: number;
+  timeouts: number;
+}
+
+export interface WorkloadReport {
+  step: number;
+  label: string | null;
+  device: string;
+  op: string;
+  access: string;
+  buffers: number;
+  bytes: number;
+  /** Transfers whose data was checked. */
+  verified: number;
+  cycles: number;
+  /** DMA API map and unmap calls during the workload. */
+  dmaMaps: number;
+  dmaUnmaps: number;
+  /** Invalidation commands (IOTINVAL, IODIR, ATS.INVAL) the driver submitted, and fences. */
+  invalidationCommands: number;
+  fences: number;
+  invalidationsPerBuffer: number;
+  /** IOTLB hit rate of the workload's own translations. */
+  iotlbHitRate: number;
+  translations: number;
+}
+
+export type StepStatus = 'ok' | 'failed' | 'not run';
+
+export interface StepReport {
+  index: number;
+  kind: string;
+  label: string | null;
+  line: number | null;
+  status: StepStatus;
+  /** One line: what the step did ("copy of 4 KiB ... completed"). */
+  summary: string;
+}
+
+export interface FaultReport {
+  /** Kernel name of the device, or null when the IOMMU driver could not tell. */
+  device: string | null;
+  iova: bigint;
+  write: boolean;
+  pasid: number | null;
+  cause: number;
+  /** The cause's name from the specification's table. */
+  causeName: string;
+  /** The IOMMU (driver instance name) that reported it. */
+  iommu: string;
+  /** Simulated time when the fault reached the IOMMU core. */
+  cycle: number;
+}
+
+export interface Report {
+  scenario: { name: string | null; description: string | null; file: string; platform: string; seed: bigint };
+  outcome: { ok: boolean; failure: { step: number | null; label: string | null; line: number | null; message: string } | null };
+  steps: StepReport[];
+  expectations: { checked: number; passed: number; failed: number };
+  iommus: IommuReport[];
+  kernel: KernelReport;
+  devices: DeviceReport[];
+  workloads: WorkloadReport[];
+  /** Faults reported to the kernel, in order (the first FAULT_LIST_LIMIT), and how many in all. */
+  faults: { total: number; list: FaultReport[] };
+  /** Device-tree nodes the machine has no model for. */
+  unmodelled: string[];
+  /** Simulated cycles; wall-clock milliseconds (the one field that differs between runs). */
+  time: { cycles: number; wallMs: number };
+}
+
+export const FAULT_LIST_LIMIT = 50;

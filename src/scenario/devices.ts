@@ -1,0 +1,49 @@
+// Naming devices in scenarios (docs/scenarios.md "Values": kernel name, device-tree path or
+// label) and, for tools that look at the hardware (explain), the platform's view of a device:
+// which IOMMU model its requests reach and with which device_id. Only the platform layer knows
+// both, so this lives above it.
+
+import type { DeviceTree } from '../formats/devicetree/tree.js';
+import { iommusOf } from '../os/core/of-iommu.js';
+import type { Device } from '../os/driver-model/device.js';
+import type { Kernel } from '../os/kernel/kernel.js';
+import type { Machine, MachineIommu } from '../platform/machine/machine.js';
+
+/** The kernel's device named `ref`: kernel name, then device-tree path, then label. */
+export function findDevice(kernel: Kernel, tree: DeviceTree, ref: string): Device | null {
+  const devices = kernel.drivers.devices;
+  const byName = devices.find((d) => d.name === ref);
+  if (byName !== undefined) return byName;
+  const path = ref.startsWith('/') ? ref : tree.byLabel(ref)?.path;
+  if (path === undefined) return null;
+  return devices.find((d) => d.node !== null && d.node.path === path) ?? null;
+}
+
+/** "unknown device "x"; devices: a, b, c" */
+export function unknownDevice(kernel: Kernel, ref: string): string {
+  const names = kernel.drivers.devices.filter((d) => d.driver !== null || d.pci !== null).map((d) => d.name);
+  return `unknown device "${ref}"; devices (by kernel name): ${names.join(', ')}`;
+}
+
+export interface HardwareIdentity {
+  iommu: MachineIommu;
+  /** The device_id the device's requests carry at that IOMMU. */
+  deviceId: number;
+}
+
+/** Where `dev`'s DMA goes in the machine: the IOMMU model and its device_id; null if untranslated. */
+export function hardwareIdentity(machine: Machine, dev: Device): HardwareIdentity | null {
+  if (dev.pci !== null) {
+    const host = machine.pcie.find((p) => p.node.path === dev.pci?.hostBridge.path);
+    const rid = dev.requesterId;
+    if (host === undefined || rid === undefined) return null;
+    const iommu = machine.iommus.find((i) => i.port === host.bridge.upstream);
+    const deviceId = host.bridge.deviceIdFor(rid);
+    return iommu === undefined || deviceId < 0 ? null : { iommu, deviceId };
+  }
+  const engine = machine.dmaEngines.find((e) => e.node.path === dev.node?.path);
+  if (engine === undefined || engine.deviceId === null) return null;
+  const ref = iommusOf(machine.tree, engine.node)[0];
+  const iommu = ref === undefined ? undefined : machine.iommuFor(ref.iommu);
+  return iommu === undefined ? null : { iommu, deviceId: engine.deviceId };
+}

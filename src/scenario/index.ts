@@ -1,0 +1,23 @@
+// Scenarios: the YAML format of docs/scenarios.md, its loader and its runner.
+//
+//   const { report, error } = new ScenarioRunner(loadScenario('my.yaml')).run();
+
+import { fileURLToPath } from 'node:url';
+
+export { loadScenario, parseScenario, formatPath, type LoadedScenario, type ScenarioSource, type KeyPath } from './load.js';
+export { ScenarioRunner, machineOptions, type RunOptions, type RunResult, type Progress } from './run.js';
+export { ScenarioError, stepName } from './errors.js';
+export { STEP_KINDS, type Scenario, type Step, type StepKind, type PlatformSpec, type ScenarioConfig } from './schema.js';
+export { causeByName, formatCause, type RecordedFault } from './faults.js';
+export { findDevice, hardwareIdentity, type HardwareIdentity } from './devices.js';
+export { loadPlatform, type PlatformTree } from './platform.js';
+export { parseAddressText, numberFromText, formatSize, type AddressExpr, type DataSpec } from './values.js';
+
+/**
+ * The embedded default scenario (`iommu-lab run` with no file), located beside this module
+ * both in src/ and in dist/ (the build copies it).
+ */
+export function defaultScenarioFile(): string {
+  return fileURLToPath(new URL('./default-scenario.yaml', import.meta.url));
+}
+export { explainTranslation, type Explanation, type ExplainRequest, type ExplainedAccess, type CacheOutcome } from './explain.js';

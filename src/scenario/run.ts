@@ -1,0 +1,508 @@
+// Running a scenario: build the machine its platform and config describe, boot the kernel,
+// then execute the steps in order through the kernel's own interfaces (IOMMU core, DMA API,
+// the DMA-engine driver). The first step that fails stops the run; either way the result
+// carries a report of everything that happened until then.
+//
+//   const loaded = loadScenario('isolation.yaml');
+//   const { report, error } = new ScenarioRunner(loaded).run();
+//   if (error !== null) console.error(error.message); // file:line: steps[4] "label": reason
+
+import { ParameterError } from '../hw/riscv-iommu/parameters.js';
+import { IommuError, Prot as CoreProt, DomainType, type IommuDomain } from '../os/core/types.js';
+import { DmaMappingError, type DmaDirectionValue } from '../os/dma/types.js';
+import type { Device } from '../os/driver-model/device.js';
+import { dmaEngineOf, type DmaEngineChannel, type DmaEngineResult } from '../os/drivers/dma-engine/index.js';
+import { RiscvIommuError } from '../os/drivers/riscv-iommu/index.js';
+import type { Kernel } from '../os/kernel/kernel.js';
+import { OutOfMemoryError } from '../os/kernel/page-allocator.js';
+import { Machine, MachineError, type MachineOptions } from '../platform/machine/machine.js';
+import { collectReport } from '../report/collect.js';
+import type { Report, StepReport, WorkloadReport } from '../report/types.js';
+import { hex } from '../sim/u64.js';
+import { findDevice, unknownDevice } from './devices.js';
+import { at, ScenarioError, stepName } from './errors.js';
+import { FaultCollector, formatCause, formatFault } from './faults.js';
+import type { LoadedScenario, ScenarioSource } from './load.js';
+import { compareStream, memoryStream, patternStream, randomStream, repeatStream, writeStream, zeroStream, type ByteStream } from './memory.js';
+import { loadPlatform, type PlatformTree } from './platform.js';
+import type { FaultsCheck, MemoryCheck, Scenario, Step, TranslationCheck } from './schema.js';
+import { formatAddressExpr, formatSize, MAX_ADDRESS, type AddressExpr, type DataSpec } from './values.js';
+import { runWorkload, type WorkloadStep } from './workload.js';
+
+export interface RunOptions {
+  /** Replaces the scenario's platform (the CLI's --platform). */
+  platform?: PlatformTree;
+  /** Replaces the scenario's seed, the default seed of its workloads (the CLI's --seed). */
+  seed?: bigint;
+  /** Reports workload progress (buffers done of total). */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  step: number;
+  label: string | null;
+  done: number;
+  total: number;
+}
+
+export interface RunResult {
+  report: Report;
+  /** The failing step, or null when every step ran and every expectation held. */
+  error: ScenarioError | null;
+}
+
+export interface Buffer {
+  name: string;
+  paddr: bigint;
+  size: bigint;
+  /** First page and page count, to give the memory back. */
+  firstPage: number;
+  pages: number;
+}
+
+export interface DmaMapping {
+  name: string;
+  device: Device;
+  dma: bigint;
+  paddr: bigint;
+  size: number;
+  direction: DmaDirectionValue;
+  /** After dma-unmap the name still denotes the (now stale) DMA address. */
+  unmapped: boolean;
+}
+
+export interface NamedDomain {
+  name: string;
+  domain: IommuDomain;
+  device: Device;
+  type: 'paging' | 'identity' | 'blocked';
+}
+
+/** A step's failure (the runner adds file, line and step name). */
+export class StepFailure extends Error {}
+
+function failStep(message: string): never {
+  throw new StepFailure(message);
+}
+
+/** Errors of the kernel's interfaces that mean "the step was refused", not "a bug". */
+function isRefusal(e: unknown): e is Error {
+  return e instanceof StepFailure || e instanceof IommuError || e instanceof DmaMappingError || e instanceof RiscvIommuError || e instanceof OutOfMemoryError;
+}
+
+export class ScenarioRunner {
+  readonly scenario: Scenario;
+  readonly source: ScenarioSource;
+  readonly machine: Machine;
+  readonly platform: PlatformTree;
+  readonly seed: bigint;
+  private bootedKernel: Kernel | null = null;
+  private collector: FaultCollector | null = null;
+  readonly buffers = new Map<string, Buffer>();
+  readonly mappings = new Map<string, DmaMapping>();
+  readonly domains = new Map<string, NamedDomain>();
+  private readonly stepReports: StepReport[];
+  private readonly workloads: WorkloadReport[] = [];
+  private readonly expectations = { checked: 0, passed: 0, failed: 0 };
+  private current: Step | null = null;
+
+  /** Builds the machine (errors in the platform or the config are thrown as ScenarioErrors). */
+  constructor(
+    loaded: LoadedScenario,
+    private readonly options: RunOptions = {},
+  ) {
+    const { scenario, source } = loaded;
+    this.scenario = scenario;
+    this.source = source;
+    this.seed = options.seed ?? scenario.seed;
+    this.stepReports = scenario.steps.map((s) => ({ index: s.index, kind: s.kind, label: s.label, line: source.locate(['steps', s.index]), status: 'not run', summary: '' }));
+    const platformLine = source.locate(['platform']);
+    this.platform = options.platform ?? loadPlatform(scenario.platform, source.dir, (m) => new ScenarioError([`${at(source.file, platformLine)}platform: ${m}`]));
+    try {
+      this.machine = new Machine(this.platform.tree, machineOptions(scenario));
+    } catch (e) {
+      if (e instanceof ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'riscv-iommu']))}config.riscv-iommu: ${e.message}`]);
+      if (e instanceof MachineError) throw new ScenarioError([`${at(source.file, platformLine)}platform: ${e.message}`]);
+      throw e;
+    }
+  }
+
+  get kernel(): Kernel {
+    if (this.bootedKernel === null) throw new Error('the scenario has not run');
+    return this.bootedKernel;
+  }
+
+  /** Every fault reported so far. */
+  get faults(): FaultCollector {
+    if (this.collector === null) throw new Error('the scenario has not run');
+    return this.collector;
+  }
+
+  /** Boots the kernel and runs every step; stops at the first failing one. */
+  run(): RunResult {
+    if (this.bootedKernel !== null) throw new Error('a ScenarioRunner runs its scenario once');
+    const started = performance.now();
+    const kernel = this.machine.boot();
+    this.bootedKernel = kernel;
+    const faults = new FaultCollector(kernel);
+    this.collector = faults;
+    let error: ScenarioError | null = null;
+    for (const step of this.scenario.steps) {
+      const record = this.stepReports[step.index];
+      this.current = step;
+      faults.watchAll();
+      try {
+        record.summary = this.execute(step);
+        kernel.poll();
+        record.status = 'ok';
+      } catch (e) {
+        if (!isRefusal(e)) throw e;
+        record.status = 'failed';
+        record.summary = e.message;
+        error = new ScenarioError([`${at(this.source.file, record.line)}${stepName(step.index, step.label)}: ${e.message}`], { index: step.index, label: step.label, line: record.line });
+        break;
+      } finally {
+        this.current = null;
+      }
+    }
+    const failure = error === null ? null : { step: error.step?.index ?? null, label: error.step?.label ?? null, line: error.step?.line ?? null, message: error.message };
+    const report = collectReport({
+      scenario: { name: this.scenario.name, description: this.scenario.description, file: this.source.file, platform: this.platform.description, seed: this.seed },
+      machine: this.machine,
+      kernel,
+      steps: this.stepReports,
+      expectations: { ...this.expectations },
+      workloads: this.workloads,
+      faults: faults.all,
+      failure,
+      wallMs: performance.now() - started,
+    });
+    return { report, error };
+  }
+
+  // ---- names ---------------------------------------------------------------------------
+
+  device(ref: string): Device {
+    const dev = findDevice(this.kernel, this.machine.tree, ref);
+    return dev ?? failStep(unknownDevice(this.kernel, ref));
+  }
+
+  private channel(dev: Device): DmaEngineChannel {
+    try {
+      return dmaEngineOf(dev);
+    } catch {
+      return failStep(`${dev.name} is not a DMA engine with its driver bound (state ${dev.state}${dev.reason === '' ? '' : `: ${dev.reason}`})`);
+    }
+  }
+
+  private domain(name: string): NamedDomain {
+    return this.domains.get(name) ?? failStep(`unknown domain "${name}"${this.domains.size === 0 ? '; no domain step has created one' : `; domains: ${[...this.domains.keys()].join(', ')}`}`);
+  }
+
+  /** A physical address: a number, or a buffer name plus offset. */
+  resolvePhys(a: AddressExpr): bigint {
+    if (a.kind === 'number') return a.value;
+    const b = this.buffers.get(a.name);
+    if (b !== undefined) return offsetBy(b.paddr, a);
+    if (this.mappings.has(a.name)) failStep(`${a.name} is a DMA mapping (a DMA address); a physical address is needed here: name the buffer instead`);
+    return failStep(this.unknownSymbol(a.name));
+  }
+
+  /** A DMA address (IOVA): a number, a DMA mapping name, or a buffer name (identity), plus offset. */
+  resolveDma(a: AddressExpr): bigint {
+    if (a.kind === 'number') return a.value;
+    const m = this.mappings.get(a.name);
+    if (m !== undefined) return offsetBy(m.dma, a);
+    const b = this.buffers.get(a.name);
+    if (b !== undefined) return offsetBy(b.paddr, a);
+    return failStep(this.unknownSymbol(a.name));
+  }
+
+  private unknownSymbol(name: string): string {
+    const known = [...this.buffers.keys(), ...this.mappings.keys()];
+    return `unknown buffer or mapping "${name}"${known.length === 0 ? '' : `; defined so far: ${known.join(', ')}`}`;
+  }
+
+  private checkNewName(name: string): void {
+    const uses = [this.buffers.has(name) ? 'a buffer' : null, this.mappings.has(name) ? 'a DMA mapping' : null].filter((u) => u !== null);
+    if (uses.length > 0) failStep(`the name "${name}" is already used by ${uses[0]}`);
+  }
+
+  /** The byte stream of a data specification, `length` bytes long. */
+  private stream(spec: DataSpec, length: bigint): ByteStream {
+    switch (spec.kind) {
+      case 'zero':
+        return zeroStream();
+      case 'pattern':
+        return patternStream(spec.value);
+      case 'bytes':
+        return repeatStream(spec.bytes);
+      case 'random':
+        return randomStream(spec.seed);
+      case 'buffer': {
+        const b = this.buffers.get(spec.name) ?? failStep(this.mappings.has(spec.name) ? `${spec.name} is a DMA mapping; data comes from a buffer` : this.unknownSymbol(spec.name));
+        if (spec.offset < 0n || spec.offset + length > b.size) failStep(`${spec.text}: buffer ${b.name} holds ${formatSize(b.size)}; ${formatSize(length)} from offset ${hex(spec.offset)} do not fit`);
+        return memoryStream(this.kernel.memory, b.paddr + spec.offset);
+      }
+    }
+  }
+
+  // ---- steps ---------------------------------------------------------------------------
+
+  /** Runs one step; returns its one-line summary. */
+  private execute(step: Step): string {
+    const kernel = this.kernel;
+    switch (step.kind) {
+      case 'alloc': {
+        this.checkNewName(step.name);
+        // Naturally aligned, as Linux's alloc_pages(order) is: a 2 MiB buffer can be one 2 MiB leaf.
+        const pages = Math.ceil(Number(step.size) / 4096);
+        let align = 1;
+        while (align < pages && align < 1 << 18) align *= 2;
+        const first = kernel.pages.allocPages(pages, align);
+        const paddr = BigInt(first) << 12n;
+        this.buffers.set(step.name, { name: step.name, paddr, size: step.size, firstPage: first, pages });
+        if (step.fill.kind !== 'zero') writeStream(kernel.memory, paddr, Number(step.size), this.stream(step.fill, step.size));
+        return `${step.name}: ${formatSize(step.size)} at ${hex(paddr)}`;
+      }
+      case 'write': {
+        const address = this.resolvePhys(step.address);
+        writeStream(kernel.memory, address, Number(step.length), this.stream(step.data, step.length));
+        return `CPU wrote ${formatSize(step.length)} at ${hex(address)}`;
+      }
+      case 'domain': {
+        if (step.name === 'default') failStep('"default" names each device\'s default domain; choose another name');
+        const existing = this.domains.get(step.name);
+        if (existing !== undefined) failStep(`the domain name "${step.name}" is already used`);
+        const dev = this.device(step.device);
+        const domain = step.type === 'paging' ? kernel.iommu.domainAlloc(dev) : kernel.iommu.staticDomain(dev, step.type === 'identity' ? DomainType.Identity : DomainType.Blocked);
+        this.domains.set(step.name, { name: step.name, domain, device: dev, type: step.type });
+        this.faults.watch(domain);
+        return `${step.name}: ${domain.name} (${domain.type})`;
+      }
+      case 'attach': {
+        const dev = this.device(step.device);
+        const current = kernel.iommu.domainOf(dev) ?? failStep(`${dev.name} is not behind an IOMMU`);
+        if (step.domain === 'default') {
+          const info = kernel.iommu.deviceIommu(dev);
+          if (current === info?.group.defaultDomain) return `${dev.name} stays on its default domain ${current.name}`;
+          kernel.iommu.detachDevice(current, dev);
+          return `${dev.name} back on its default domain ${kernel.iommu.domainOf(dev)?.name}`;
+        }
+        const d = this.domain(step.domain);
+        kernel.iommu.attachDevice(d.domain, dev);
+        return `${dev.name} attached to ${d.name} (${d.domain.name})`;
+      }
+      case 'detach': {
+        const dev = this.device(step.device);
+        const current = kernel.iommu.domainOf(dev) ?? failStep(`${dev.name} is not behind an IOMMU`);
+        const info = kernel.iommu.deviceIommu(dev);
+        if (current === info?.group.defaultDomain) failStep(`${dev.name} is on its default domain already: there is nothing to detach`);
+        kernel.iommu.detachDevice(current, dev);
+        return `${dev.name} back on its default domain ${kernel.iommu.domainOf(dev)?.name}`;
+      }
+      case 'map': {
+        const d = this.pagingDomain(step.domain);
+        const iova = this.resolveDma(step.iova);
+        const phys = this.resolvePhys(step.phys);
+        const prot = (step.prot.includes('r') ? CoreProt.READ : 0) | (step.prot.includes('w') ? CoreProt.WRITE : 0);
+        kernel.iommu.map(d.domain, iova, phys, step.size, prot);
+        return `${d.name}: ${hex(iova)} -> ${hex(phys)}, ${formatSize(step.size)}, ${step.prot}`;
+      }
+      case 'unmap': {
+        const d = this.pagingDomain(step.domain);
+        const iova = this.resolveDma(step.iova);
+        const n = kernel.iommu.unmap(d.domain, iova, step.size);
+        if (n !== step.size) failStep(`unmapped ${formatSize(n)} of ${formatSize(step.size)} at ${hex(iova)}: the rest was not mapped`);
+        return `${d.name}: unmapped ${formatSize(step.size)} at ${hex(iova)}`;
+      }
+      case 'dma-map': {
+        this.checkNewName(step.name);
+        const dev = this.device(step.device);
+        const paddr = this.resolvePhys(step.buffer);
+        const dma = kernel.dma.mapSingle(dev, paddr, Number(step.size), step.direction);
+        this.mappings.set(step.name, { name: step.name, device: dev, dma, paddr, size: Number(step.size), direction: step.direction, unmapped: false });
+        return `${step.name}: ${hex(paddr)} mapped for ${dev.name} at DMA address ${hex(dma)} (${step.direction})`;
+      }
+      case 'dma-unmap': {
+        const m = this.mappings.get(step.name) ?? failStep(`unknown DMA mapping "${step.name}"${this.mappings.size === 0 ? '' : `; mappings: ${[...this.mappings.keys()].join(', ')}`}`);
+        if (m.unmapped) failStep(`DMA mapping "${step.name}" is unmapped already`);
+        kernel.dma.unmapSingle(m.device, m.dma, m.size, m.direction);
+        m.unmapped = true;
+        return `${step.name}: unmapped DMA address ${hex(m.dma)}`;
+      }
+      case 'dma':
+        return this.dma(step);
+      case 'advance':
+        kernel.clock.advance(step.cycles);
+        return `${step.cycles} cycles passed`;
+      case 'workload':
+        return this.workload(step);
+      case 'expect':
+        return this.expect(step.memory, step.translation, step.faults);
+    }
+  }
+
+  private pagingDomain(name: string): NamedDomain {
+    const d = this.domain(name);
+    if (d.type !== 'paging') failStep(`domain ${name} is ${d.type}: only paging domains map and unmap`);
+    return d;
+  }
+
+  private dma(step: Extract<Step, { kind: 'dma' }>): string {
+    const dev = this.device(step.device);
+    const channel = this.channel(dev);
+    const length = Number(step.length);
+    const options = step.pasid === null ? {} : { pasid: step.pasid };
+    const src = step.src === null ? 0n : this.resolveDma(step.src);
+    const dst = step.dst === null ? 0n : this.resolveDma(step.dst);
+    const faultsBefore = this.faults.all.length;
+    let r: DmaEngineResult;
+    let what: string;
+    if (step.op === 'copy') {
+      r = channel.rawCopy(src, dst, length, options);
+      what = `copy of ${formatSize(length)} ${hex(src)} -> ${hex(dst)}`;
+    } else if (step.op === 'fill') {
+      r = channel.rawFill(dst, length, step.pattern, options);
+      what = `fill of ${formatSize(length)} at ${hex(dst)}`;
+    } else {
+      r = channel.rawReadVerify(src, length, step.pattern, options);
+      what = `read of ${formatSize(length)} at ${hex(src)}`;
+    }
+    this.kernel.poll();
+    this.expectations.checked++;
+    const newFaults = this.faults.all.slice(faultsBefore);
+    const iommuSays = newFaults.length === 0 ? '' : `; IOMMU fault: cause ${formatCause(newFaults[0].cause)}`;
+    if (r.ok) {
+      // PCIe writes are posted: a function never learns that the IOMMU blocked one.
+      const unseen = newFaults.length === 0 ? '' : `, but the IOMMU blocked ${newFaults.length === 1 ? 'an access' : `${newFaults.length} accesses`} the device did not see fail (posted writes)${iommuSays}`;
+      if (step.expect === 'fault') this.failExpectation(`${what}: expected a fault, but the transfer completed (${formatSize(r.bytes)})${unseen}`);
+      this.expectations.passed++;
+      return `${dev.name}: ${what} completed${unseen}`;
+    }
+    const failure = `${r.error} at DMA address ${hex(r.dmaAddress)} (${r.write ? 'write' : 'read'}) after ${r.bytes} bytes${iommuSays}`;
+    if (step.expect === 'ok') this.failExpectation(`${what} failed: ${failure}`);
+    this.expectations.passed++;
+    return `${dev.name}: ${what} faulted as expected: ${failure}`;
+  }
+
+  private workload(step: WorkloadStep): string {
+    const dev = this.device(step.device);
+    const channel = this.channel(dev);
+    const seed = step.seed ?? this.seed;
+    const report = runWorkload(step, {
+      machine: this.machine,
+      kernel: this.kernel,
+      dev,
+      channel,
+      seed,
+      fail: failStep,
+      progress: (done, total) => this.options.onProgress?.({ step: step.index, label: step.label, done, total }),
+    });
+    this.workloads.push({ ...report, step: step.index, label: step.label });
+    return `${dev.name}: ${report.buffers} ${step.op} buffers (${formatSize(report.bytes)}), ${report.verified} verified, ${report.invalidationsPerBuffer.toFixed(2)} invalidation commands per buffer`;
+  }
+
+  // ---- expectations ----------------------------------------------------------------------
+
+  private failExpectation(message: string): never {
+    this.expectations.failed++;
+    return failStep(`expectation failed: ${message}`);
+  }
+
+  private expect(memory: MemoryCheck | null, translation: TranslationCheck | null, faults: FaultsCheck | null): string {
+    const said: string[] = [];
+    if (memory !== null) said.push(this.expectMemory(memory));
+    if (translation !== null) said.push(this.expectTranslation(translation));
+    if (faults !== null) said.push(this.expectFaults(faults));
+    return said.join('; ');
+  }
+
+  private expectMemory(c: MemoryCheck): string {
+    this.expectations.checked++;
+    const address = this.resolvePhys(c.address);
+    const mismatch = compareStream(this.kernel.memory, address, Number(c.length), this.stream(c.equals, c.length));
+    if (mismatch !== null) {
+      const byte = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
+      this.failExpectation(`memory at ${formatAddressExpr(c.address)} (${hex(address)}) + ${hex(mismatch.offset)} is ${byte(mismatch.actual)}, expected ${byte(mismatch.expected)} (${describeData(c.equals)})`);
+    }
+    this.expectations.passed++;
+    return `memory: ${formatSize(c.length)} at ${hex(address)} as expected`;
+  }
+
+  private expectTranslation(c: TranslationCheck): string {
+    this.expectations.checked++;
+    const d = this.domain(c.domain);
+    const iova = this.resolveDma(c.iova);
+    const want = c.phys === null ? null : this.resolvePhys(c.phys);
+    const got = this.kernel.iommu.iovaToPhys(d.domain, iova);
+    const show = (v: bigint | null) => (v === null ? 'unmapped' : hex(v));
+    if (got !== want) this.failExpectation(`${d.name}: ${hex(iova)} translates to ${show(got)}, expected ${show(want)}`);
+    this.expectations.passed++;
+    return `translation: ${d.name} ${hex(iova)} -> ${show(got)}`;
+  }
+
+  private expectFaults(c: FaultsCheck): string {
+    this.expectations.checked++;
+    const window = this.faults.window;
+    this.faults.window = [];
+    const dev = c.device === undefined ? null : this.device(c.device);
+    const page = c.iova === undefined ? null : this.resolveDma(c.iova) >> 12n;
+    const matching = window.filter((f) => (dev === null || f.device === dev.name) && (c.cause === undefined || f.cause === c.cause) && (page === null || f.iova >> 12n === page));
+    const ok = c.count === undefined ? matching.length > 0 : matching.length === c.count;
+    const filters = [dev === null ? null : `of ${dev.name}`, c.cause === undefined ? null : `with cause ${formatCause(c.cause)}`, page === null ? null : `in page ${hex(page << 12n)}`].filter((s) => s !== null).join(' ');
+    const wanted = c.count === undefined ? 'at least one fault' : `${c.count} fault${c.count === 1 ? '' : 's'}`;
+    if (!ok) {
+      const seen = window.length === 0 ? 'no faults were reported since the previous check' : `faults since the previous check: ${window.slice(0, 3).map(formatFault).join('; ')}${window.length > 3 ? `; and ${window.length - 3} more` : ''}`;
+      this.failExpectation(`expected ${wanted}${filters === '' ? '' : ` ${filters}`}, got ${matching.length}; ${seen}`);
+    }
+    this.expectations.passed++;
+    return `faults: ${matching.length}${filters === '' ? '' : ` ${filters}`}${matching.length > 0 ? ` (${formatFault(matching[0])})` : ''}`;
+  }
+}
+
+function offsetBy(base: bigint, a: Extract<AddressExpr, { kind: 'symbol' }>): bigint {
+  const v = base + a.offset;
+  if (v < 0n || v > MAX_ADDRESS) failStep(`${a.text} is ${v < 0n ? 'below address 0' : 'beyond 64 bits'}`);
+  return v;
+}
+
+function describeData(d: DataSpec): string {
+  switch (d.kind) {
+    case 'zero':
+      return 'zero';
+    case 'pattern':
+      return `pattern ${hex(d.value)}`;
+    case 'bytes':
+      return `bytes [${[...d.bytes].map((b) => `0x${b.toString(16)}`).join(', ')}]`;
+    case 'random':
+      return `random ${d.seed}`;
+    case 'buffer':
+      return `contents of ${d.text}`;
+  }
+}
+
+/** The machine's parameters from the scenario's config. */
+export function machineOptions(s: Scenario): MachineOptions {
+  const c = s.config;
+  const caches = c.riscvIommu.caches;
+  return {
+    riscvIommu: {
+      capabilities: c.riscvIommu.capabilities,
+      ...(c.riscvIommu.directoryLevels === undefined ? {} : { maxDirectoryLevels: c.riscvIommu.directoryLevels }),
+      caches: {
+        ...(caches.iotlb === undefined ? {} : { iotlb: caches.iotlb }),
+        ...(caches.deviceContexts === undefined ? {} : { deviceContexts: caches.deviceContexts }),
+        ...(caches.processContexts === undefined ? {} : { processContexts: caches.processContexts }),
+      },
+    },
+    dmaBytesPerCycle: c.dmaEngine.bytesPerCycle,
+    kernel: {
+      iommu: { defaultDomain: c.kernel.defaultDomain, strict: c.kernel.invalidation === 'strict' },
+      dma: {
+        ...(c.kernel.flushQueue.size === undefined ? {} : { fqSize: c.kernel.flushQueue.size }),
+        ...(c.kernel.flushQueue.timeout === undefined ? {} : { fqTimeoutCycles: c.kernel.flushQueue.timeout }),
+      },
+    },
+  };
+}
