@@ -22,3 +22,17 @@ export * as formats from './formats/index.js';
 
 // Hardware models.
 export * from './hw/riscv-iommu/index.js';
+
+// Device trees: DTS text and DTB blobs.
+export { DeviceTree, DtNode, DeviceTreeError } from './formats/devicetree/tree.js';
+export { readDtb, writeDtb } from './formats/dtb/index.js';
+export { parseDts } from './platform/dts/index.js';
+
+// Machines built from device trees, and the built-in platforms.
+export { Machine, MachineError, type MachineOptions, type MachineIommu, type MachineDmaEngine, type MachinePcie } from './platform/machine/machine.js';
+export { listBuiltinPlatforms, loadBuiltinPlatform, type BuiltinPlatform, type LoadedPlatform } from './platform/builtin/index.js';
+export { analyseIommuTopology, formatTopology, type IommuTopology } from './platform/bindings/index.js';
+
+// Scenarios and their reports.
+export { loadScenario, parseScenario, ScenarioRunner, ScenarioError, defaultScenarioFile, explainTranslation, type LoadedScenario, type RunOptions, type RunResult } from './scenario/index.js';
+export { formatReport, formatReportJson, formatExplanation, type Report } from './report/index.js';

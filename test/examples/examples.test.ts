@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { example } from '../../examples/riscv-iommu-testbench.js';
+import { example as testbench } from '../../examples/riscv-iommu-testbench.js';
+import { example as scenario } from '../../examples/scenario.js';
 
 describe('README examples', () => {
   it('the test-bench example translates through a 1 GiB Sv39 leaf (debug interface, tr_response)', () => {
-    expect(example()).toEqual({ translated: 0x8000_1000n, fault: false });
+    expect(testbench()).toEqual({ translated: 0x8000_1000n, fault: false });
+  });
+
+  it('the scenario example fills a mapped page by DMA and faults on an unmapped one (cause 13)', () => {
+    const r = scenario();
+    expect(r.ok).toBe(true);
+    expect(r.translations).toBe(4096 / 8 + 1); // 512 8-byte beats of the fill, then the faulting read
+    expect(r.faultCauses).toEqual([13]);
+    expect(r.text).toMatch(/result: ok/);
   });
 });

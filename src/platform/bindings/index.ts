@@ -18,4 +18,5 @@ export type { IdMap, IdMapEntry, MapProperty } from './id-map.js';
 export type { InterruptInfo } from './interrupts.js';
 export type { IommuReference } from './iommus.js';
 export type { BindingWarning, WarningCode } from './warnings.js';
+export type { IommuTopology } from './topology.js';
 export type * from './topology.js';
