@@ -6,8 +6,9 @@ export { riscvIommuPciDriver, pciFunctionNode, RISCV_IOMMU_PCI_CLASS } from './p
 export { RiscvIommuDevice, IOTLB_INVAL_LIMIT_PAGES, MAX_PSCID, type RiscvDeviceInfo, type ContextTarget } from './iommu.js';
 export { RiscvPagingDomain, PAGE_SIZES } from './domains.js';
 export { CommandQueue, commandName, CQ_LOG2_ENTRIES } from './command-queue.js';
-export { FaultQueue, FQ_LOG2_ENTRIES } from './fault-queue.js';
-export { PageRequestQueue, decodePageRequest, type PageRequest } from './page-request-queue.js';
+export { createFaultQueue, FQ_LOG2_ENTRIES, type FaultQueue } from './fault-queue.js';
+export { InboundQueue, type InboundQueueSpec, type InboundQueueError } from './inbound-queue.js';
+export { createPageRequestQueue, decodePageRequest, type PageRequest, type PageRequestQueue } from './page-request-queue.js';
 export { DeviceDirectory, type DeviceContextWords } from './directory.js';
 export { decodeFaultRecord, formatFaultRecord, type FaultRecord } from './fault-record.js';
 export { decodeCapabilities, firstStageMode, type RiscvIommuCaps } from './capabilities.js';

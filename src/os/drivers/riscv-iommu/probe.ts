@@ -16,11 +16,11 @@ import { CommandQueue } from './command-queue.js';
 import type { IommuContext } from './context.js';
 import { DeviceDirectory, readDdtp, writeDdtp } from './directory.js';
 import { RiscvIommuError } from './errors.js';
-import { FaultQueue } from './fault-queue.js';
+import { createFaultQueue } from './fault-queue.js';
 import { formatFaultRecord } from './fault-record.js';
 import { MAX_VECTORS, planVectors, probeVectorCount, programIcvec, requestWires, setUpMsis, type InterruptMethod, type InterruptSetup } from './interrupts.js';
 import { RiscvIommuDevice } from './iommu.js';
-import { PageRequestQueue } from './page-request-queue.js';
+import { createPageRequestQueue } from './page-request-queue.js';
 import { CQ_LAYOUT, disableQueue, FQ_LAYOUT, PQ_LAYOUT } from './queue.js';
 import { newStats } from './stats.js';
 
@@ -109,7 +109,7 @@ export function probeRiscvIommu(input: ProbeInput): ProbeResult {
       kernel.pages.freePages(cmdq.ring.page, cmdq.ring.pages);
       kernel.pages.freePages(Number(cmdq.fenceAddress >> 12n));
     });
-    const fltq = FaultQueue.create(ctx, (record) => {
+    const fltq = createFaultQueue(ctx, (record) => {
       if (iommu !== null) iommu.handleFault(record);
       else log.warn(ctx.name, `fault before registration: ${formatFaultRecord(record)}`);
     });
@@ -117,7 +117,7 @@ export function probeRiscvIommu(input: ProbeInput): ProbeResult {
       disableQueue(ctx, FQ_LAYOUT);
       kernel.pages.freePages(fltq.ring.page, fltq.ring.pages);
     });
-    const priq = caps.ats ? PageRequestQueue.create(ctx, cmdq) : null;
+    const priq = caps.ats ? createPageRequestQueue(ctx, cmdq) : null;
     if (priq !== null) {
       undo.push(() => {
         disableQueue(ctx, PQ_LAYOUT);
