@@ -98,7 +98,8 @@ export class Kernel {
     const reserved = this.dt.find('/reserved-memory');
     for (const child of reserved?.children ?? []) for (const r of regions(child)) this.pages.reserve(r.base, r.size);
     const s = this.pages.stats;
-    this.log.info('kernel', `memory: ${s.totalPages} pages (${(s.totalPages * 4) / 1024} MiB) available`);
+    if (s.totalPages === 0) this.log.error('kernel', 'no usable RAM: the device tree has no /memory node (device_type = "memory") with a reg, so nothing can be allocated');
+    else this.log.info('kernel', `memory: ${s.totalPages} pages (${(s.totalPages * 4) / 1024} MiB) available`);
   }
 
   /** Nodes that become platform devices: enabled children of the root and of simple buses. */

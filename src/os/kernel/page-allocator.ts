@@ -62,7 +62,8 @@ export class PageAllocator {
       this.allocated += count;
       return start;
     }
-    throw new OutOfMemoryError(`out of physical memory: no run of ${count} pages aligned to ${alignPages}`);
+    if (this.total === 0) throw new OutOfMemoryError('no physical memory: the device tree describes no RAM (a /memory node with a reg)');
+    throw new OutOfMemoryError(`out of physical memory: no run of ${count} pages aligned to ${alignPages} (${this.total - this.allocated} of ${this.total} pages free)`);
   }
 
   /** Allocates one zeroed page; returns its physical address. */

@@ -80,7 +80,8 @@ export class Machine {
     readonly options: MachineOptions = {},
   ) {
     const nodes = [...tree.root.walk()].filter((n) => n.has('compatible') && enabled(n));
-    const imsicNode = nodes.find((n) => compatibleWith(n, 'riscv,imsics'));
+    // The hart's supervisor-level interrupt file (the one on the S-mode external interrupt, 9).
+    const imsicNode = nodes.find((n) => compatibleWith(n, 'riscv,imsics') && (n.u32s('interrupts-extended')?.some((cell, i) => i % 2 === 1 && cell === 9) ?? true));
     if (imsicNode !== undefined) {
       const r = region(imsicNode);
       this.interruptFile = new MsiController(imsicNode.path, r.base, imsicNode.u32('riscv,num-ids') ?? 255);

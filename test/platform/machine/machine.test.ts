@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dmaEngineOf } from '../../../src/os/drivers/dma-engine/index.js';
 import { loadBuiltinPlatform } from '../../../src/platform/builtin/index.js';
@@ -71,6 +72,22 @@ describe('Machine built from the riscv-virt-pci-iommu device tree', () => {
   });
 });
 
+describe('Machine built from a QEMU virt dump (riscv-iommu-sys with APLIC and two IMSIC files)', () => {
+  const file = new URL('../../fixtures/bindings/qemu-riscv-virt-iommu-sys.dts', import.meta.url);
+
+  it("models the hart's supervisor-level interrupt file, and the IOMMU probes with MSIs through it", () => {
+    const machine = new Machine(parseDts(readFileSync(file, 'utf8'), { file: file.pathname }));
+    expect(machine.interruptFile?.name).toBe('/soc/imsics@28000000'); // interrupts-extended <&cpu0_intc 9>
+    const kernel = machine.boot();
+    const state = (name: string) => kernel.drivers.find((d) => d.name === name)?.state;
+    expect(state('3010000.iommu')).toBe('bound');
+    expect(state('28000000.imsics')).toBe('bound');
+    // The machine-level file (interrupt 11) is firmware's: the kernel's IMSIC driver refuses it.
+    expect(state('24000000.imsics')).toBe('failed');
+    expect(kernel.iommu.instances.map((i) => i.node.path)).toEqual(['/soc/iommu@3010000']);
+  });
+});
+
 describe('Machine errors', () => {
   it('rejects a device whose iommus names something that is not an IOMMU model', () => {
     const tree = parseDts(`/dts-v1/;
@@ -80,6 +97,14 @@ describe('Machine errors', () => {
 };`);
     expect(() => new Machine(tree)).toThrow(MachineError);
     expect(() => new Machine(tree)).toThrow(/fake-iommu@1000 is not a model/);
+  });
+
+  it('boots without RAM, and says so when something needs memory', () => {
+    const tree = parseDts(`/dts-v1/;
+/ { #address-cells = <1>; #size-cells = <1>; };`);
+    const kernel = new Machine(tree).boot();
+    expect(kernel.log.records.some((r) => r.level === 'error' && /no usable RAM/.test(r.message))).toBe(true);
+    expect(() => kernel.pages.allocPages(1)).toThrow(/describes no RAM/);
   });
 
   it('lists nodes it has no model for instead of failing', () => {

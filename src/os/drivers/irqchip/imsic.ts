@@ -6,6 +6,9 @@ import type { Device, Driver, ProbeResult } from '../../driver-model/device.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { region } from '../../of/address.js';
 
+/** The hart's supervisor external interrupt (IRQ_S_EXT). */
+const S_EXTERNAL_INTERRUPT = 9;
+
 export const imsicDriver: Driver = {
   name: 'imsic',
   compatible: ['riscv,imsics'],
@@ -13,6 +16,12 @@ export const imsicDriver: Driver = {
     const node = dev.node as DtNode;
     const ids = node.u32('riscv,num-ids');
     if (ids === undefined) return { error: 'missing riscv,num-ids' };
+    // Only the supervisor-level file (wired to the S-mode external interrupt, 9) is the
+    // kernel's; a machine-level file belongs to firmware (Linux fails its probe likewise).
+    const ext = node.u32s('interrupts-extended');
+    if (ext !== undefined && !ext.some((cell, i) => i % 2 === 1 && cell === S_EXTERNAL_INTERRUPT)) {
+      return { error: 'not a supervisor-level interrupt file (interrupts-extended names no S-mode external interrupt)' };
+    }
     kernel.irq.registerMsiTarget(region(node).base, ids);
     return 'bound';
   },
