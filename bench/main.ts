@@ -34,6 +34,7 @@ function format(r: WorkloadResult): string {
     `dc ${pct(r.deviceContextHitRate).padStart(6)}`,
     `pc ${pct(r.processContextHitRate).padStart(6)}`,
     `${r.memoryReadsPerTranslation.toFixed(2).padStart(6)} reads/tr`,
+    `(cpu/wall ${(r.cpuSeconds / r.seconds).toFixed(2)})`,
     r.errors === 0 ? 'ok' : `${r.errors} ERRORS`,
   ].join('  ');
 }

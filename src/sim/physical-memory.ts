@@ -33,6 +33,8 @@ interface MarkedRange {
 export class MemoryError extends Error {}
 
 const WORDS_PER_PAGE = PAGE_SIZE / 4;
+/** What a page without data reads as (readInPlace); never written. */
+const ZERO_PAGE = new Uint32Array(WORDS_PER_PAGE);
 const FRAME_CACHE = 256;
 const hostIsLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 if (!hostIsLittleEndian) throw new MemoryError('iommu-lab needs a little-endian host');
@@ -174,6 +176,16 @@ export class PhysicalMemory {
     return frame[index];
   }
 
+  /**
+   * Reads `dwords` little-endian doublewords of page `ppn` in place: counts them as that many
+   * read64() calls and returns the page's 32-bit words (zeros for a page without data), which
+   * the caller reads and must not modify.
+   */
+  readInPlace(ppn: number, dwords: number): Uint32Array {
+    this.counters.reads += dwords;
+    return this.frame(ppn) ?? ZERO_PAGE;
+  }
+
   /** Writes a little-endian 32-bit word at byte `offset` (4-aligned) of page `ppn`. */
   write32(ppn: number, offset: number, value: number): void {
     this.counters.writes++;
@@ -183,8 +195,14 @@ export class PhysicalMemory {
   /** Writes a little-endian 64-bit doubleword given as halves. */
   write64(ppn: number, offset: number, lo: number, hi: number): void {
     this.counters.writes++;
-    this.poke32(ppn, offset, lo);
-    this.poke32(ppn, offset + 4, hi);
+    let frame = this.frame(ppn);
+    if (frame === null) {
+      if (lo === 0 && hi === 0) return; // keep memory sparse
+      frame = this.newFrame(ppn);
+    }
+    const index = offset >>> 2;
+    frame[index] = lo;
+    frame[index + 1] = hi;
   }
 
   /** Zeroes the 4 KiB page `ppn` (a CPU clearing a page; memory stays sparse). */
@@ -226,13 +244,18 @@ export class PhysicalMemory {
     let frame = this.frame(ppn);
     if (frame === null) {
       if (value === 0) return; // keep memory sparse: zero is what an absent frame reads
-      frame = new Uint32Array(WORDS_PER_PAGE);
-      this.frames.set(ppn, frame);
-      const slot = ppn & (FRAME_CACHE - 1);
-      this.cachedPpn[slot] = ppn;
-      this.cachedFrame[slot] = frame;
+      frame = this.newFrame(ppn);
     }
     frame[offset >>> 2] = value;
+  }
+
+  private newFrame(ppn: number): Uint32Array {
+    const frame = new Uint32Array(WORDS_PER_PAGE);
+    this.frames.set(ppn, frame);
+    const slot = ppn & (FRAME_CACHE - 1);
+    this.cachedPpn[slot] = ppn;
+    this.cachedFrame[slot] = frame;
+    return frame;
   }
 
   private checkAligned(addr: bigint, size: AccessSize): void {

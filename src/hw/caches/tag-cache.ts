@@ -13,15 +13,27 @@ export function newCounters(): CacheCounters {
   return { hits: 0, misses: 0, fills: 0, evictions: 0, invalidations: 0 };
 }
 
+const TWO_TO_MINUS_32 = 2 ** -32;
+
 /** Set index of an integer tag below 2^53: fold the high word into the low word. */
 export function setIndex(tag: number, setMask: number): number {
-  return ((tag >>> 0) ^ ((tag / 4294967296) >>> 0)) & setMask;
+  return ((tag >>> 0) ^ ((tag * TWO_TO_MINUS_32) >>> 0)) & setMask;
 }
 
+/** The high 32-bit half of a tag below 2^53 (the low half is `tag | 0`). */
+export function tagHigh(tag: number): number {
+  return Math.floor(tag * TWO_TO_MINUS_32);
+}
+
+/**
+ * Tags are kept, and may be passed, as their two 32-bit halves: a tag of 31 bits or more is not
+ * a small integer for V8, which would allocate it (box it) on every call it is passed to.
+ */
 export class TagCache<V> {
   readonly counters: CacheCounters = newCounters();
   readonly capacity: number;
-  private readonly tags: Float64Array;
+  private readonly tagHi: Int32Array;
+  private readonly tagLo: Int32Array;
   /** An entry is valid when its generation is the current one: clear() is O(1). */
   private readonly gen: Uint32Array;
   private currentGen = 1;
@@ -29,7 +41,12 @@ export class TagCache<V> {
   /** Changes whenever the contents change (fills, invalidations), so users may memoize lookups. */
   version = 0;
   private readonly stamps: Float64Array;
+  /**
+   * Values stay in their slots after an invalidation (stale, like after clear()) until the slot
+   * is reused. A slot is marked exposed once peek() or entries() handed its value out.
+   */
   private readonly values: (V | undefined)[];
+  private readonly exposed: Uint8Array;
   private readonly setMask: number;
   private clock = 0;
 
@@ -38,67 +55,81 @@ export class TagCache<V> {
     readonly ways: number,
   ) {
     this.capacity = sets * ways;
-    this.tags = new Float64Array(this.capacity);
+    this.tagHi = new Int32Array(this.capacity);
+    this.tagLo = new Int32Array(this.capacity);
     this.gen = new Uint32Array(this.capacity);
     this.stamps = new Float64Array(this.capacity);
     this.values = new Array<V | undefined>(this.capacity).fill(undefined);
+    this.exposed = new Uint8Array(this.capacity);
     this.setMask = sets - 1;
   }
 
   lookup(tag: number): V | undefined {
-    const base = setIndex(tag, this.setMask) * this.ways;
-    for (let i = base; i < base + this.ways; i++) {
-      if (this.gen[i] === this.currentGen && this.tags[i] === tag) {
-        this.stamps[i] = ++this.clock;
-        this.counters.hits++;
-        return this.values[i];
-      }
+    return this.lookupHalves(tagHigh(tag), tag | 0);
+  }
+
+  /** lookup() of the tag hi * 2^32 + (lo mod 2^32). */
+  lookupHalves(hi: number, lo: number): V | undefined {
+    const i = this.find(hi, lo | 0);
+    if (i < 0) {
+      this.counters.misses++;
+      return undefined;
     }
-    this.counters.misses++;
-    return undefined;
+    this.stamps[i] = ++this.clock;
+    this.counters.hits++;
+    return this.values[i];
   }
 
   /** Looks without touching counters or LRU state (for inspection tools). */
   peek(tag: number): V | undefined {
-    const base = setIndex(tag, this.setMask) * this.ways;
-    for (let i = base; i < base + this.ways; i++) {
-      if (this.gen[i] === this.currentGen && this.tags[i] === tag) return this.values[i];
-    }
-    return undefined;
+    const i = this.find(tagHigh(tag), tag | 0);
+    if (i < 0) return undefined;
+    this.exposed[i] = 1;
+    return this.values[i];
   }
 
-  insert(tag: number, value: V): void {
-    if (this.ways === 0) return;
-    const base = setIndex(tag, this.setMask) * this.ways;
+  /**
+   * Caches `value` under `tag`, replacing the least recently used entry of a full set. Returns
+   * the value that leaves the cache's storage (evicted, or stale after an invalidation) when
+   * only the cache and lookup() callers ever had it, so that its owner may reuse the object.
+   */
+  insert(tag: number, value: V): V | undefined {
+    return this.insertHalves(tagHigh(tag), tag | 0, value);
+  }
+
+  /** insert() under the tag hi * 2^32 + (lo mod 2^32). */
+  insertHalves(hi: number, lo: number, value: V): V | undefined {
+    if (this.ways === 0) return undefined;
+    lo |= 0;
+    const base = ((hi ^ lo) & this.setMask) * this.ways; // setIndex() of the tag
     let victim = base;
     for (let i = base; i < base + this.ways; i++) {
-      if (this.gen[i] === this.currentGen && this.tags[i] === tag) {
-        victim = i;
-        break;
-      }
-      if (this.gen[i] !== this.currentGen) {
+      if (this.gen[i] !== this.currentGen || (this.tagLo[i] === lo && this.tagHi[i] === hi)) {
         victim = i;
         break;
       }
       if (this.stamps[i] < this.stamps[victim]) victim = i;
     }
     if (this.gen[victim] !== this.currentGen) this.live++;
-    else if (this.tags[victim] !== tag) this.counters.evictions++;
+    else if (this.tagLo[victim] !== lo || this.tagHi[victim] !== hi) this.counters.evictions++;
+    const displaced = this.exposed[victim] === 0 && this.values[victim] !== value ? this.values[victim] : undefined;
     this.gen[victim] = this.currentGen;
-    this.tags[victim] = tag;
+    this.tagHi[victim] = hi;
+    this.tagLo[victim] = lo;
     this.values[victim] = value;
+    this.exposed[victim] = 0;
     this.stamps[victim] = ++this.clock;
     this.counters.fills++;
     this.version++;
+    return displaced;
   }
 
-  /** Drops every entry for which `match(tag, value)` holds; returns how many. */
-  invalidateWhere(match: (tag: number, value: V) => boolean): number {
+  /** Drops every entry whose tag satisfies `match`; returns how many. */
+  invalidateWhere(match: (tag: number) => boolean): number {
     let n = 0;
     for (let i = 0; i < this.capacity; i++) {
-      if (this.gen[i] === this.currentGen && match(this.tags[i], this.values[i] as V)) {
+      if (this.gen[i] === this.currentGen && match(this.tagAt(i))) {
         this.gen[i] = 0;
-        this.values[i] = undefined;
         n++;
       }
     }
@@ -109,21 +140,16 @@ export class TagCache<V> {
   }
 
   invalidateTag(tag: number): number {
-    const base = setIndex(tag, this.setMask) * this.ways;
-    for (let i = base; i < base + this.ways; i++) {
-      if (this.gen[i] === this.currentGen && this.tags[i] === tag) {
-        this.gen[i] = 0;
-        this.values[i] = undefined;
-        this.counters.invalidations++;
-        this.live--;
-        this.version++;
-        return 1;
-      }
-    }
-    return 0;
+    const i = this.find(tagHigh(tag), tag | 0);
+    if (i < 0) return 0;
+    this.gen[i] = 0;
+    this.counters.invalidations++;
+    this.live--;
+    this.version++;
+    return 1;
   }
 
-  /** Drops every entry in O(1) (stale values are released as their slots are reused). */
+  /** Drops every entry in O(1). */
   clear(): number {
     const n = this.live;
     this.live = 0;
@@ -140,6 +166,24 @@ export class TagCache<V> {
 
   /** Valid entries, for inspection. */
   *entries(): IterableIterator<[number, V]> {
-    for (let i = 0; i < this.capacity; i++) if (this.gen[i] === this.currentGen) yield [this.tags[i], this.values[i] as V];
+    for (let i = 0; i < this.capacity; i++) {
+      if (this.gen[i] === this.currentGen) {
+        this.exposed[i] = 1;
+        yield [this.tagAt(i), this.values[i] as V];
+      }
+    }
+  }
+
+  /** The valid entry holding the tag with halves hi and lo (lo as int32), or -1. */
+  private find(hi: number, lo: number): number {
+    const base = ((hi ^ lo) & this.setMask) * this.ways; // setIndex() of the tag
+    for (let i = base; i < base + this.ways; i++) {
+      if (this.gen[i] === this.currentGen && this.tagLo[i] === lo && this.tagHi[i] === hi) return i;
+    }
+    return -1;
+  }
+
+  private tagAt(i: number): number {
+    return this.tagHi[i] * 4294967296 + (this.tagLo[i] >>> 0);
   }
 }

@@ -14,6 +14,7 @@ import type { TagCache } from '../caches/tag-cache.js';
 import type { DeviceContext, ProcessContext } from './contexts.js';
 import type { Interrupts } from './interrupts.js';
 import type { Iotlb } from './iotlb.js';
+import { smallPage } from './page-number.js';
 import type { PcieMessage } from './pcie-messages.js';
 import type { QueueBase } from './queue-base.js';
 import type { IommuState } from './state.js';
@@ -305,7 +306,7 @@ export class CommandQueue {
     const gv = (hi0 & 2) !== 0;
     const pscid = lo0 >>> 12;
     const gscid = (hi0 >>> 12) & 0xffff;
-    const addrPage = (hi1 & 0x3fffffff) * 4194304 + (lo1 >>> 10);
+    const addrPage = smallPage((hi1 & 0x3fffffff) * 4194304 + (lo1 >>> 10));
     const rangeLog2 = av ? napotLog2Pages(addrPage, s) : -1;
     if (func3 === 0) {
       // IOTINVAL.VMA: first-stage (and combined) translations; NL adds non-leaf entries,

@@ -2,10 +2,11 @@
 // specification lists ("Device-context configuration checks", "Process-context configuration
 // checks"). A decoded context is what the directory caches hold.
 
+import { smallPage } from './page-number.js';
 import { GEOMETRY, type ModeGeometry } from './page-walk.js';
 import type { IommuState } from './state.js';
 
-/** Words of a context as read from memory: [lo0, hi0, lo1, hi1, ...], endian-corrected. */
+/** Words of a context as read from memory, from some index on: [lo0, hi0, lo1, hi1, ...], endian-corrected. */
 export type ContextWords = Uint32Array;
 
 export class DeviceContext {
@@ -58,8 +59,12 @@ export class ProcessContext {
 
 const PPN_HI_MASK = 0xfff; // PPN[43:32] sits in bits 11:0 of a field's high word
 
-function ppnOf(lo: number, hi: number): number {
-  return (hi & PPN_HI_MASK) * 4294967296 + (lo >>> 0);
+/**
+ * The PPN of a field from its low word and the PPN bits of its high word (hi & PPN_HI_MASK:
+ * callers mask, so that a high word with bit 31 set is not passed, which V8 would box).
+ */
+function ppnOf(lo: number, hiPpnBits: number): number {
+  return hiPpnBits === 0 ? smallPage(lo >>> 0) : hiPpnBits * 4294967296 + (lo >>> 0);
 }
 
 /** First-stage geometry for an iosatp/fsc MODE under SXL, or undefined if the encoding is invalid. */
@@ -85,22 +90,21 @@ function secondStageSupported(s: IommuState, g: ModeGeometry): boolean {
 }
 
 /**
- * Decodes a device context (4 doublewords in base format, 8 in extended format) and applies
- * the configuration checks. Returns null when the context is misconfigured (cause 259).
- * The caller has already checked DC.tc.V.
+ * Decodes a device context (4 doublewords in base format, 8 in extended format, at w[at...])
+ * into `dc` (every field is written) and applies the configuration checks. Returns `dc`, or
+ * null when the context is misconfigured (cause 259). The caller has already checked DC.tc.V.
  */
-export function decodeDeviceContext(w: ContextWords, st: IommuState): DeviceContext | null {
+export function decodeDeviceContext(w: ContextWords, at: number, st: IommuState, dc: DeviceContext = new DeviceContext()): DeviceContext | null {
   const p = st.params;
   const extended = st.msiFlat;
-  const dc = new DeviceContext();
-  const tcLo = w[0];
-  const tcHi = w[1];
-  const gLo = w[2];
-  const gHi = w[3];
-  const taLo = w[4];
-  const taHi = w[5];
-  const fscLo = w[6];
-  const fscHi = w[7];
+  const tcLo = w[at];
+  const tcHi = w[at + 1];
+  const gLo = w[at + 2];
+  const gHi = w[at + 3];
+  const taLo = w[at + 4];
+  const taHi = w[at + 5];
+  const fscLo = w[at + 6];
+  const fscHi = w[at + 7];
 
   // 1. Reserved bits: tc[23:12], tc[63:32] (tc[31:24] is custom and ignored), ta[11:0],
   //    ta[39:32], fsc[59:44], and in the extended format msiptp[59:44], the upper bits of
@@ -109,15 +113,11 @@ export function decodeDeviceContext(w: ContextWords, st: IommuState): DeviceCont
   if ((taLo & 0xfff) !== 0 || (taHi & 0xff) !== 0) return null;
   if ((fscHi & 0x0ffff000) !== 0) return null;
   if (extended) {
-    if ((w[9] & 0x0ffff000) !== 0) return null;
-    const hiBitsAllowed = Math.max(0, Math.min(52, st.mgpaw - 12) - 32); // mask/pattern bits above 31
-    const hiMask = hiBitsAllowed >= 32 ? 0xffffffff : (2 ** hiBitsAllowed - 1) >>> 0;
-    if ((w[11] & ~hiMask) !== 0 || (w[13] & ~hiMask) !== 0) return null;
-    if (st.mgpaw - 12 < 32) {
-      const loMask = (2 ** (st.mgpaw - 12) - 1) >>> 0;
-      if ((w[10] & ~loMask) !== 0 || (w[12] & ~loMask) !== 0) return null;
-    }
-    if (w[14] !== 0 || w[15] !== 0) return null;
+    if ((w[at + 9] & 0x0ffff000) !== 0) return null;
+    const loMask = st.msiFieldMaskLo;
+    const hiMask = st.msiFieldMaskHi;
+    if ((w[at + 10] & ~loMask) !== 0 || (w[at + 12] & ~loMask) !== 0 || (w[at + 11] & ~hiMask) !== 0 || (w[at + 13] & ~hiMask) !== 0) return null;
+    if (w[at + 14] !== 0 || w[at + 15] !== 0) return null;
   }
 
   dc.enAts = (tcLo & 0x2) !== 0;
@@ -131,21 +131,23 @@ export function decodeDeviceContext(w: ContextWords, st: IommuState): DeviceCont
   dc.dpe = (tcLo & 0x200) !== 0;
   dc.sbe = (tcLo & 0x400) !== 0;
   dc.sxl = (tcLo & 0x800) !== 0;
-  dc.gPpn = ppnOf(gLo, gHi);
+  dc.gPpn = ppnOf(gLo, gHi & PPN_HI_MASK);
   dc.gscid = (gHi >>> 12) & 0xffff;
   dc.gMode = gHi >>> 28;
   dc.pscid = taLo >>> 12;
   dc.rcid = (taHi >>> 8) & 0xfff;
   dc.mcid = taHi >>> 20;
-  dc.fscPpn = ppnOf(fscLo, fscHi);
+  dc.fscPpn = ppnOf(fscLo, fscHi & PPN_HI_MASK);
   dc.fscMode = fscHi >>> 28;
   if (extended) {
-    dc.msiPpn = ppnOf(w[8], w[9]);
-    dc.msiMode = w[9] >>> 28;
-    dc.msiMaskLo = w[10];
-    dc.msiMaskHi = w[11];
-    dc.msiPatternLo = w[12];
-    dc.msiPatternHi = w[13];
+    dc.msiPpn = ppnOf(w[at + 8], w[at + 9] & PPN_HI_MASK);
+    dc.msiMode = w[at + 9] >>> 28;
+    dc.msiMaskLo = w[at + 10];
+    dc.msiMaskHi = w[at + 11];
+    dc.msiPatternLo = w[at + 12];
+    dc.msiPatternHi = w[at + 13];
+  } else {
+    dc.msiPpn = dc.msiMode = dc.msiMaskLo = dc.msiMaskHi = dc.msiPatternLo = dc.msiPatternHi = 0;
   }
 
   // QoS IDs are reserved without the extension, and may not exceed the implemented widths.
@@ -159,6 +161,7 @@ export function decodeDeviceContext(w: ContextWords, st: IommuState): DeviceCont
   if (dc.t2gpa && dc.gMode === 0) return null;
   // 8. Process-directory mode.
   if (dc.pdtv) {
+    dc.s = null; // the first stage comes from the process context
     const m = dc.fscMode;
     if (m > 3) return null;
     if ((m === 1 && !st.pd8) || (m === 2 && !st.pd17) || (m === 3 && !st.pd20)) return null;
@@ -178,7 +181,7 @@ export function decodeDeviceContext(w: ContextWords, st: IommuState): DeviceCont
   // 16. MSI page-table mode.
   if (extended && dc.msiMode !== 0 && dc.msiMode !== 1) return null;
   // 17. The second-stage root table is 16 KiB and 16 KiB aligned.
-  if (dc.gMode !== 0 && dc.gPpn % 4 !== 0) return null;
+  if (dc.gMode !== 0 && (gLo & 3) !== 0) return null; // gPpn % 4, from the PPN's low word
   // 18. Hardware A/D updating needs AMO_HWAD.
   if (!st.amoHwad && (dc.sade || dc.gade)) return null;
   // 19, 21. SBE must match fctl.BE unless both endiannesses are supported.
@@ -191,19 +194,21 @@ export function decodeDeviceContext(w: ContextWords, st: IommuState): DeviceCont
   return dc;
 }
 
-/** Decodes and checks a process context (cause 267 when null). The caller checked PC.ta.V. */
-export function decodeProcessContext(w: ContextWords, dc: DeviceContext, st: IommuState): ProcessContext | null {
-  const taLo = w[0];
-  const taHi = w[1];
-  const fscLo = w[2];
-  const fscHi = w[3];
+/**
+ * Decodes a process context (2 doublewords at w[at...]) into `pc` (every field is written) and
+ * checks it; null when it is misconfigured (cause 267). The caller checked PC.ta.V.
+ */
+export function decodeProcessContext(w: ContextWords, at: number, dc: DeviceContext, st: IommuState, pc: ProcessContext = new ProcessContext()): ProcessContext | null {
+  const taLo = w[at];
+  const taHi = w[at + 1];
+  const fscLo = w[at + 2];
+  const fscHi = w[at + 3];
   if ((taLo & 0xff8) !== 0 || taHi !== 0) return null;
   if ((fscHi & 0x0ffff000) !== 0) return null;
-  const pc = new ProcessContext();
   pc.ens = (taLo & 2) !== 0;
   pc.sum = (taLo & 4) !== 0;
   pc.pscid = taLo >>> 12;
-  pc.fscPpn = ppnOf(fscLo, fscHi);
+  pc.fscPpn = ppnOf(fscLo, fscHi & PPN_HI_MASK);
   pc.fscMode = fscHi >>> 28;
   const g = firstStageGeometry(pc.fscMode, dc.sxl);
   if (g === undefined) return null;

@@ -5,6 +5,7 @@
 // Storage is a structure of typed arrays so that a lookup allocates nothing.
 
 import { newCounters, setIndex, type CacheCounters } from '../caches/tag-cache.js';
+import { alignDown, INV_POW2, POW2 } from './page-number.js';
 
 /** Permission and state bits of an entry, kept per stage (first stage "VS", second stage "G"). */
 export const TlbFlag = {
@@ -25,30 +26,19 @@ export const TlbFlag = {
 const NO_G_LEAF = 255;
 
 /**
- * An address-space tag: GV and GSCID, PSCV and PSCID packed into one exact integer.
- * The same packing is used by lookups and by invalidations.
+ * An address space, as the IOTLB tags it: GV and GSCID (`gTag`), PSCV and PSCID (`pTag`), each
+ * a small integer (0 when not valid). Lookups, fills and invalidations use the same packing.
  */
-export function addressSpaceTag(gv: boolean, gscid: number, pscv: boolean, pscid: number): number {
-  const g = gv ? 0x10000 | gscid : 0;
-  const p = pscv ? 0x100000 | pscid : 0;
-  return g * 0x200000 + p;
+export function gscidTag(gv: boolean, gscid: number): number {
+  return gv ? 0x10000 | gscid : 0;
 }
-
-function tagGv(tag: number): boolean {
-  return tag >= 0x200000;
-}
-function tagGscid(tag: number): number {
-  return Math.floor(tag / 0x200000) & 0xffff;
-}
-function tagPscv(tag: number): boolean {
-  return (tag % 0x200000) >= 0x100000;
-}
-function tagPscid(tag: number): number {
-  return tag % 0x100000;
+export function pscidTag(pscv: boolean, pscid: number): number {
+  return pscv ? 0x100000 | pscid : 0;
 }
 
 export interface TlbFill {
-  tag: number;
+  gTag: number;
+  pTag: number;
   /** Input page number (IOVA or GPA), any alignment; aligned down to the entry size. */
   vpn: number;
   /** Output page number for `vpn`. */
@@ -70,7 +60,8 @@ export class Iotlb {
   readonly capacity: number;
 
   // Entry storage, struct-of-arrays.
-  private readonly tag: Float64Array;
+  private readonly gTag: Int32Array;
+  private readonly pTag: Int32Array;
   private readonly vpn: Float64Array;
   private readonly ppn: Float64Array;
   private readonly gpa: Float64Array; // GPA page of the entry's base
@@ -91,9 +82,10 @@ export class Iotlb {
   private clock = 0;
   private readonly recent = new Int32Array(RECENT);
   private readonly setMask: number;
-  /** Entries per size class; `sizes` lists the classes with at least one entry. */
+  /** Entries per size class; `sizes[0..sizeCount)` lists the classes with entries, ascending. */
   private readonly perSize = new Uint32Array(64);
-  private sizes: number[] = [];
+  private readonly sizes = new Uint8Array(64);
+  private sizeCount = 0;
 
   /** Result of the last successful lookup. */
   hitPpn = 0;
@@ -108,7 +100,8 @@ export class Iotlb {
   ) {
     const n = sets * ways;
     this.capacity = n;
-    this.tag = new Float64Array(n);
+    this.gTag = new Int32Array(n);
+    this.pTag = new Int32Array(n);
     this.vpn = new Float64Array(n);
     this.ppn = new Float64Array(n);
     this.gpa = new Float64Array(n);
@@ -125,39 +118,34 @@ export class Iotlb {
     this.setMask = sets - 1;
   }
 
-  /** Finds an entry covering page `vpn` in address space `tag`; returns its index or -1. */
-  lookup(tag: number, vpn: number): number {
+  /** Finds an entry covering page `vpn` in address space (gTag, pTag); returns its index or -1. */
+  lookup(gTag: number, pTag: number, vpn: number): number {
     // Remember recent hits by low page bits: a repeat finds its entry without a set search.
     // The entry is checked as a full lookup would, and its LRU stamp updated the same way.
-    const slot = vpn & (RECENT - 1);
-    const r = this.recent[slot];
-    if (this.gen[r] === this.currentGen && this.tag[r] === tag) {
+    const r = this.recent[vpn & (RECENT - 1)];
+    if (this.gen[r] === this.currentGen && this.gTag[r] === gTag && this.pTag[r] === pTag) {
       const delta = vpn - this.vpn[r];
       if (delta >= 0 && delta < POW2[this.log2Pages[r]]) {
-        this.stamp[r] = ++this.clock;
-        this.hitPpn = this.ppn[r] + delta;
-        this.hitGppn = this.gpa[r] + delta;
-        this.hitLog2Pages = this.log2Pages[r];
-        this.hitFlags = this.flags[r];
-        this.hitPbmt = this.pbmt[r];
+        this.hit(r, delta);
         return r;
       }
     }
-    const sizes = this.sizes;
-    for (let s = 0; s < sizes.length; s++) {
-      const log2 = sizes[s];
-      const pages = POW2[log2];
-      const base = vpn - (vpn % pages);
-      const set = setIndex(base / pages + tag, this.setMask) * this.ways;
+    return this.search(gTag, pTag, vpn);
+  }
+
+  /** The lookup proper: the set of each size class present. */
+  private search(gTag: number, pTag: number, vpn: number): number {
+    const vpns = this.vpn;
+    const gen = this.gen;
+    const current = this.currentGen;
+    for (let s = 0; s < this.sizeCount; s++) {
+      const log2 = this.sizes[s];
+      const base = alignDown(vpn, log2);
+      const set = this.setOf(base, log2, gTag, pTag);
       for (let i = set; i < set + this.ways; i++) {
-        if (this.gen[i] === this.currentGen && this.vpn[i] === base && this.log2Pages[i] === log2 && this.tag[i] === tag) {
-          this.stamp[i] = ++this.clock;
-          this.hitPpn = this.ppn[i] + (vpn - base);
-          this.hitGppn = this.gpa[i] + (vpn - base);
-          this.hitLog2Pages = log2;
-          this.hitFlags = this.flags[i];
-          this.hitPbmt = this.pbmt[i];
-          this.recent[slot] = i;
+        if (vpns[i] === base && gen[i] === current && this.log2Pages[i] === log2 && this.gTag[i] === gTag && this.pTag[i] === pTag) {
+          this.hit(i, vpn - base);
+          this.recent[vpn & (RECENT - 1)] = i;
           return i;
         }
       }
@@ -165,45 +153,72 @@ export class Iotlb {
     return -1;
   }
 
+  /** Marks entry i used (LRU) and loads the hit fields for page `delta` of it. */
+  private hit(i: number, delta: number): void {
+    this.stamp[i] = ++this.clock;
+    this.hitPpn = this.ppn[i] + delta;
+    this.hitGppn = this.gpa[i] + delta;
+    this.hitLog2Pages = this.log2Pages[i];
+    this.hitFlags = this.flags[i];
+    this.hitPbmt = this.pbmt[i];
+  }
+
   insert(f: TlbFill): void {
     if (this.ways === 0) return;
-    const pages = POW2[f.log2Pages];
-    const base = f.vpn - (f.vpn % pages);
-    const set = setIndex(base / pages + f.tag, this.setMask) * this.ways;
+    const base = alignDown(f.vpn, f.log2Pages);
+    const set = this.setOf(base, f.log2Pages, f.gTag, f.pTag);
+    // The victim: a free way, the entry being refilled, or else the least recently used.
+    const gen = this.gen;
+    const stamp = this.stamp;
+    const current = this.currentGen;
+    const end = set + this.ways;
     let victim = set;
-    for (let i = set; i < set + this.ways; i++) {
-      if (this.gen[i] !== this.currentGen) {
+    let victimStamp = stamp[set];
+    for (let i = set; i < end; i++) {
+      if (gen[i] !== current || this.holds(i, base, f)) {
         victim = i;
         break;
       }
-      if (this.vpn[i] === base && this.log2Pages[i] === f.log2Pages && this.tag[i] === f.tag) {
+      const t = stamp[i];
+      if (t < victimStamp) {
         victim = i;
-        break;
+        victimStamp = t;
       }
-      if (this.stamp[i] < this.stamp[victim]) victim = i;
     }
     if (this.gen[victim] === this.currentGen) {
-      if (!(this.vpn[victim] === base && this.log2Pages[victim] === f.log2Pages && this.tag[victim] === f.tag)) {
+      if (!this.holds(victim, base, f)) {
         this.counters.evictions++;
       }
       this.drop(victim);
     }
-    this.tag[victim] = f.tag;
+    this.gTag[victim] = f.gTag;
+    this.pTag[victim] = f.pTag;
     this.vpn[victim] = base;
     this.ppn[victim] = f.ppn - (f.vpn - base);
     this.log2Pages[victim] = f.log2Pages;
     this.flags[victim] = f.flags;
     this.pbmt[victim] = f.pbmt;
     this.gpa[victim] = f.gpaVpn - (f.vpn - base);
-    this.gLeaf[victim] = f.gLog2Pages === NO_G_LEAF ? 0 : f.gpaVpn - (f.gpaVpn % POW2[f.gLog2Pages]);
+    this.gLeaf[victim] = f.gLog2Pages === NO_G_LEAF ? 0 : alignDown(f.gpaVpn, f.gLog2Pages);
     this.gLog2Pages[victim] = f.gLog2Pages;
     this.sLog2Pages[victim] = f.sLog2Pages > f.log2Pages ? f.sLog2Pages : f.log2Pages;
     this.gen[victim] = this.currentGen;
     this.livePos[victim] = this.liveCount;
     this.live[this.liveCount++] = victim;
     this.stamp[victim] = ++this.clock;
-    if (this.perSize[f.log2Pages]++ === 0) this.rebuildSizes();
+    if (this.perSize[f.log2Pages]++ === 0) this.addSize(f.log2Pages);
     this.counters.fills++;
+  }
+
+  /** Whether entry i is the one `f` fills (at `base`). */
+  private holds(i: number, base: number, f: TlbFill): boolean {
+    return this.vpn[i] === base && this.log2Pages[i] === f.log2Pages && this.gTag[i] === f.gTag && this.pTag[i] === f.pTag;
+  }
+
+  /** First entry of the set that holds entries of 2^log2 pages at `base` in address space (gTag, pTag). */
+  private setOf(base: number, log2: number, gTag: number, pTag: number): number {
+    // The set index hashes the page number plus the tags packed as one integer (gTag * 2^21 + pTag).
+    return setIndex(base * INV_POW2[log2] + (gTag * 0x200000 + pTag), this.setMask) * this.ways;
   }
 
   /** Invalidates one entry (e.g. a hit that cannot be used and must be re-walked). */
@@ -223,14 +238,15 @@ export class Iotlb {
     // Walk the live list backwards: drop() moves the last live entry into the freed slot.
     for (let k = this.liveCount - 1; k >= 0; k--) {
       const i = this.live[k];
-      const t = this.tag[i];
-      if (tagGv(t) !== gv || (gv && tagGscid(t) !== gscid)) continue;
-      if (pscid >= 0 && (!tagPscv(t) || tagPscid(t) !== pscid || (this.flags[i] & TlbFlag.VS_G) !== 0)) continue;
+      const g = this.gTag[i];
+      const p = this.pTag[i];
+      if ((g !== 0) !== gv || (gv && (g & 0xffff) !== gscid)) continue;
+      if (pscid >= 0 && (p === 0 || (p & 0xfffff) !== pscid || (this.flags[i] & TlbFlag.VS_G) !== 0)) continue;
       if (rangeLog2 >= 0) {
         // An entry smaller than its first-stage leaf (a smaller second stage, an MSI page nearby)
         // holds that leaf: an address anywhere in the leaf selects it.
         const s = this.sLog2Pages[i];
-        if (!overlaps(this.vpn[i] - (this.vpn[i] % POW2[s]), s, rangeVpn, rangeLog2)) continue;
+        if (!overlaps(alignDown(this.vpn[i], s), s, rangeVpn, rangeLog2)) continue;
       }
       this.drop(i);
       n++;
@@ -248,8 +264,8 @@ export class Iotlb {
     let n = 0;
     for (let k = this.liveCount - 1; k >= 0; k--) {
       const i = this.live[k];
-      const t = this.tag[i];
-      if (!tagGv(t) || (gscid >= 0 && tagGscid(t) !== gscid)) continue;
+      const g = this.gTag[i];
+      if (g === 0 || (gscid >= 0 && (g & 0xffff) !== gscid)) continue;
       if (rangeLog2 >= 0) {
         const g = this.gLog2Pages[i];
         if (g === NO_G_LEAF || !overlaps(this.gLeaf[i], g, rangeVpn, rangeLog2)) continue;
@@ -268,7 +284,7 @@ export class Iotlb {
     this.currentGen = (this.currentGen + 1) >>> 0 || 1;
     if (this.currentGen === 1) this.gen.fill(0); // wrapped: forget stale generations
     this.perSize.fill(0);
-    this.sizes = [];
+    this.sizeCount = 0;
     this.counters.invalidations += n;
   }
 
@@ -288,10 +304,11 @@ export class Iotlb {
   }> {
     for (let k = 0; k < this.liveCount; k++) {
       const i = this.live[k];
-      const t = this.tag[i];
+      const g = this.gTag[i];
+      const p = this.pTag[i];
       yield {
-        gscid: tagGv(t) ? tagGscid(t) : null,
-        pscid: tagPscv(t) ? tagPscid(t) : null,
+        gscid: g !== 0 ? g & 0xffff : null,
+        pscid: p !== 0 ? p & 0xfffff : null,
         vpn: this.vpn[i],
         ppn: this.ppn[i],
         log2Pages: this.log2Pages[i],
@@ -307,13 +324,19 @@ export class Iotlb {
     const last = this.live[--this.liveCount];
     this.live[k] = last;
     this.livePos[last] = k;
-    if (--this.perSize[this.log2Pages[i]] === 0) this.rebuildSizes();
+    if (--this.perSize[this.log2Pages[i]] === 0) this.removeSize(this.log2Pages[i]);
   }
 
-  private rebuildSizes(): void {
-    const sizes: number[] = [];
-    for (let s = 0; s < 64; s++) if (this.perSize[s] !== 0) sizes.push(s);
-    this.sizes = sizes;
+  private addSize(log2: number): void {
+    let k = this.sizeCount++;
+    for (; k > 0 && this.sizes[k - 1] > log2; k--) this.sizes[k] = this.sizes[k - 1];
+    this.sizes[k] = log2;
+  }
+
+  private removeSize(log2: number): void {
+    let k = 0;
+    while (this.sizes[k] !== log2) k++;
+    for (this.sizeCount--; k < this.sizeCount; k++) this.sizes[k] = this.sizes[k + 1];
   }
 }
 
@@ -322,11 +345,8 @@ export { NO_G_LEAF };
 /** Slots of the recent-hit memo. */
 const RECENT = 8;
 
-/** 2^n for n in 0..63, as exact doubles. */
-const POW2 = Array.from({ length: 64 }, (_, n) => 2 ** n);
-
 function overlaps(aBase: number, aLog2: number, bVpn: number, bLog2: number): boolean {
   const bPages = POW2[bLog2];
-  const bBase = bVpn - (bVpn % bPages);
+  const bBase = alignDown(bVpn, bLog2);
   return aBase < bBase + bPages && bBase < aBase + POW2[aLog2];
 }

@@ -9,6 +9,7 @@ import { TlbFlag } from './iotlb.js';
 import type { Hpm } from './hpm.js';
 import type { IommuState } from './state.js';
 import type { TableReader } from './table-reader.js';
+import { alignDown, lowBits, pageBits, POW2 } from './page-number.js';
 
 /** Outcome of a walk. */
 export const Walk = {
@@ -33,6 +34,8 @@ export interface ModeGeometry {
   vpnBits: number; // 10 for Sv32/Sv32x4, 9 otherwise
   rootExtraBits: number; // 2 for x4 modes
   inputBits: number; // width of the input address
+  indexMask: number; // 2^vpnBits - 1
+  rootIndexMask: number; // 2^(vpnBits + rootExtraBits) - 1
 }
 
 const G = (levels: number, pteSize: number, vpnBits: number, x4: boolean): ModeGeometry => ({
@@ -41,6 +44,8 @@ const G = (levels: number, pteSize: number, vpnBits: number, x4: boolean): ModeG
   vpnBits,
   rootExtraBits: x4 ? 2 : 0,
   inputBits: 12 + levels * vpnBits + (x4 ? 2 : 0),
+  indexMask: 2 ** vpnBits - 1,
+  rootIndexMask: 2 ** (vpnBits + (x4 ? 2 : 0)) - 1,
 });
 
 export const GEOMETRY = {
@@ -53,9 +58,6 @@ export const GEOMETRY = {
   Sv48x4: G(4, 8, 9, true),
   Sv57x4: G(5, 8, 9, true),
 } as const;
-
-/** 2^n as an exact double. */
-const POW2 = Array.from({ length: 64 }, (_, n) => 2 ** n);
 
 // Bits of the high half of a 64-bit PTE.
 const HI_PPN_MASK = 0x3fffff; // PPN[43:22] in bits 21:0
@@ -95,8 +97,6 @@ export class PageWalker {
   gLog2Pages = 0;
   gFlags = 0; // TlbFlag.G_*
   gPbmt = 0;
-  /** GPA page of the second-stage leaf that faulted or translated, for iotval2. */
-  gFaultGpa = 0;
 
   // ---- first-stage results ------------------------------------------------------------
   sPpn = 0; // output (guest-)physical page number
@@ -127,15 +127,18 @@ export class PageWalker {
    * on behalf of the first stage (a PTE or PDT read). Results in g* fields.
    */
   secondStage(gppn: number, access: AccessKind, implicit: boolean, checkPerms: boolean, sxl: boolean): WalkStatus {
-    const m = this.g;
-    this.gFaultGpa = gppn;
-    if (m === null) {
+    if (this.g === null) {
       this.gPpn = gppn;
       this.gLog2Pages = 0; // the caller substitutes the Bare range size
       this.gFlags = TlbFlag.G_R | TlbFlag.G_W | TlbFlag.G_X | TlbFlag.G_D;
       this.gPbmt = 0;
       return Walk.Ok;
     }
+    return this.walkSecondStage(this.g, gppn, access, implicit, checkPerms, sxl);
+  }
+
+  /** The second-stage walk proper (small secondStage() is what callers inline). */
+  private walkSecondStage(m: ModeGeometry, gppn: number, access: AccessKind, implicit: boolean, checkPerms: boolean, sxl: boolean): WalkStatus {
     // GPA bits beyond the mode's width (beyond bit 33 when SXL=1) must be zero.
     const limit = sxl ? 22 : m.inputBits - 12;
     if (gppn >= POW2[limit]) return Walk.PageFault;
@@ -145,11 +148,9 @@ export class PageWalker {
     let table = this.gRoot;
     for (let level = m.levels - 1; level >= 0; level--) {
       const shift = level * m.vpnBits;
-      const indexBits = m.vpnBits + (level === m.levels - 1 ? m.rootExtraBits : 0);
-      const index = Math.floor(gppn / POW2[shift]) % POW2[indexBits];
-      const byte = index * m.pteSize;
-      const ppn = table + Math.floor(byte / 4096);
-      const offset = byte % 4096;
+      const byte = pageBits(gppn, shift, level === m.levels - 1 ? m.rootIndexMask : m.indexMask) * m.pteSize;
+      const ppn = table + (byte >>> 12); // an x4 root table spans 4 pages
+      const offset = byte & 4095;
       if (this.hpm.active !== 0) this.countWalk(HpmEvent.SecondStageWalks);
       let lo: number;
       let hi: number;
@@ -178,8 +179,8 @@ export class PageWalker {
       if ((lo & 0x10) === 0) return Walk.PageFault;
       let leafPpn = pteppn(lo, hi, m.pteSize);
       if ((hi & HI_N) !== 0) {
-        if (level !== 0 || leafPpn % 16 !== 8) return Walk.PageFault; // only 64 KiB NAPOT is defined
-      } else if (leafPpn % POW2[shift] !== 0) {
+        if (level !== 0 || (leafPpn & 15) !== 8) return Walk.PageFault; // only 64 KiB NAPOT is defined
+      } else if (lowBits(leafPpn, shift) !== 0) {
         return Walk.PageFault; // misaligned superpage
       }
       // Accessed/dirty. An implicit access for a first stage with SADE may set D ahead of a
@@ -203,8 +204,7 @@ export class PageWalker {
       }
       const napot = (hi & HI_N) !== 0;
       const log2Pages = napot ? 4 : shift;
-      const pages = POW2[log2Pages];
-      leafPpn = leafPpn - (leafPpn % pages) + (gppn % pages);
+      if (log2Pages !== 0) leafPpn = alignDown(leafPpn, log2Pages) + lowBits(gppn, log2Pages);
       this.gPpn = leafPpn;
       this.gLog2Pages = log2Pages;
       this.gFlags =
@@ -240,8 +240,7 @@ export class PageWalker {
     let globalMapping = false;
     for (let level = m.levels - 1; level >= 0; level--) {
       const shift = level * m.vpnBits;
-      const index = Math.floor(vpn / POW2[shift]) % POW2[m.vpnBits];
-      const byte = index * m.pteSize;
+      const byte = pageBits(vpn, shift, m.indexMask) * m.pteSize;
       // The PTE's address is guest-physical when the second stage is active.
       const st = this.secondStage(table, this.implicitAccess, true, true, sxl);
       if (st !== Walk.Ok) return this.implicitFailure(st, table, byte, false);
@@ -286,8 +285,8 @@ export class PageWalker {
       let leafPpn = pteppn(lo, hi, m.pteSize);
       const napot = (hi & HI_N) !== 0;
       if (napot) {
-        if (level !== 0 || leafPpn % 16 !== 8) return Walk.PageFault;
-      } else if (leafPpn % POW2[shift] !== 0) {
+        if (level !== 0 || (leafPpn & 15) !== 8) return Walk.PageFault;
+      } else if (lowBits(leafPpn, shift) !== 0) {
         return Walk.PageFault;
       }
       const w = (lo & 0x4) !== 0;
@@ -311,8 +310,7 @@ export class PageWalker {
         d = d || wantD;
       }
       const log2Pages = napot ? 4 : shift;
-      const pages = POW2[log2Pages];
-      leafPpn = leafPpn - (leafPpn % pages) + (vpn % pages);
+      if (log2Pages !== 0) leafPpn = alignDown(leafPpn, log2Pages) + lowBits(vpn, log2Pages);
       this.sPpn = leafPpn;
       this.sLog2Pages = log2Pages;
       this.sFlags =

@@ -5,6 +5,7 @@
 import { QueueBaseLayout } from '../../formats/riscv-iommu/registers.js';
 import { encode } from '../../formats/bitfield.js';
 import type { Clock } from '../../sim/clock.js';
+import { smallPage } from './page-number.js';
 import type { IommuState } from './state.js';
 
 export class QueueBase {
@@ -21,8 +22,9 @@ export class QueueBase {
     private readonly busyCycles: number,
   ) {}
 
-  /** Number of entries (follows the base register). */
+  /** Number of entries (follows the base register), and that minus 1 (the index bits). */
   entries = 2;
+  private indexMask = 1;
 
   reset(): void {
     this.ppn = 0;
@@ -40,17 +42,18 @@ export class QueueBase {
   writeBase(value: bigint): void {
     this.setSize(Number(value & 0x1fn));
     // PPN is WARL: bits beyond the physical address space do not stick.
-    this.ppn = Number((value >> 10n) & ((1n << 44n) - 1n)) % this.state.ppnLimit;
+    this.ppn = smallPage(Number((value >> 10n) & ((1n << 44n) - 1n)) % this.state.ppnLimit);
   }
 
   private setSize(log2SizeMinus1: number): void {
     this.log2SizeMinus1 = log2SizeMinus1;
     this.entries = 2 ** (log2SizeMinus1 + 1);
+    this.indexMask = this.entries - 1;
   }
 
   /** An index register value reduced to the queue size (only LOG2SZ-1:0 bits are writable). */
   wrap(value: number): number {
-    return (value >>> 0) % this.entries;
+    return ((value >>> 0) & this.indexMask) >>> 0; // a 2^32-entry queue keeps all 32 bits
   }
 
   /** The index after `index`, wrapping at the end of the queue. */
@@ -60,11 +63,12 @@ export class QueueBase {
 
   /** Page and byte offset of entry `index` of `entrySize` bytes. */
   entryPage(index: number, entrySize: number): number {
-    return this.ppn + Math.floor((index * entrySize) / 4096);
+    const byte = index * entrySize;
+    return this.ppn + (byte < 4294967296 ? byte >>> 12 : Math.floor(byte / 4096));
   }
 
   entryOffset(index: number, entrySize: number): number {
-    return (index * entrySize) % 4096;
+    return (index * entrySize) & 4095; // the low bits survive the 32-bit conversion
   }
 
   isEmpty(): boolean {

@@ -28,6 +28,12 @@ const SLOT_WIDTH = new Uint8Array(1024);
   for (const o of r8) SLOT_WIDTH[o / 4] = SLOT_WIDTH[o / 4 + 1] = 8;
 })();
 
+/** Whether `offset` is a valid 4-byte access to a 4-byte register (validate(offset, 4) === 4). */
+function isWordRegister(offset: number): boolean {
+  // (offset >>> 0) === offset: an integer in [0, 2^32); the rest as validate() checks it
+  return offset >>> 0 === offset && offset <= 4092 && (offset & 3) === 0 && SLOT_WIDTH[offset >>> 2] === 4;
+}
+
 export interface RegisterUnits {
   state: IommuState;
   cq: CommandQueue;
@@ -86,15 +92,13 @@ export class RegisterFile {
 
   /** A 4-byte read without BigInt (the same semantics as read(offset, 4)). */
   readWord(offset: number): number {
-    const kind = this.validate(offset, 4);
-    if (kind === 4) return this.read32(offset) >>> 0;
+    if (isWordRegister(offset)) return this.read32(offset) >>> 0;
     return Number(this.read(offset, 4));
   }
 
   /** A 4-byte write without BigInt (the same semantics as write(offset, 4, value)). */
   writeWord(offset: number, value: number): void {
-    const kind = this.validate(offset, 4);
-    if (kind === 4) return this.write32(offset, value >>> 0);
+    if (isWordRegister(offset)) return this.write32(offset, value >>> 0);
     this.write(offset, 4, BigInt(value >>> 0));
   }
 

@@ -18,6 +18,7 @@ import { Hpm } from './hpm.js';
 import { Interrupts } from './interrupts.js';
 import { IoBridge } from './io-bridge.js';
 import { Iotlb } from './iotlb.js';
+import { smallPage } from './page-number.js';
 import { PageRequestQueue } from './page-request-queue.js';
 import { resolveParameters, type RiscvIommuOptions, type RiscvIommuParameters } from './parameters.js';
 import type { PcieMessage } from './pcie-messages.js';
@@ -340,7 +341,7 @@ export class RiscvIommu implements MmioDevice {
     if (!supported) return; // WARL: an unsupported mode keeps the current value
     if (mode >= 2 && st.mode >= 2) return;
     st.mode = mode;
-    st.ddtPpn = Number((value >> 10n) & ((1n << 44n) - 1n)) % st.ppnLimit;
+    st.ddtPpn = smallPage(Number((value >> 10n) & ((1n << 44n) - 1n)) % st.ppnLimit);
     if (this.params.controlBusyCycles > 0) {
       st.ddtpBusy = true;
       this.clock.schedule(this.params.controlBusyCycles, () => {

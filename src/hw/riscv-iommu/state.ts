@@ -40,6 +40,11 @@ export class IommuState {
   readonly ppnLimit: number;
   /** Width of guest physical addresses, for MSI address mask/pattern checks (MGPAW). */
   readonly mgpaw: number;
+  /** Bits of the MSI address mask and pattern that MGPAW allows, as 32-bit halves. */
+  readonly msiFieldMaskLo: number;
+  readonly msiFieldMaskHi: number;
+  /** Device-id bits indexing the leaf directory level: 6 with extended (64-byte) contexts, else 7. */
+  readonly ddtLeafBits: number;
 
   // fctl
   be = false;
@@ -86,6 +91,10 @@ export class IommuState {
     this.rangeInval = c.S;
     this.ppnLimit = 2 ** (c.PAS - 12);
     this.mgpaw = c.Sv57x4 ? 59 : c.Sv48x4 ? 50 : c.Sv39x4 ? 41 : c.Sv32x4 ? 34 : c.PAS;
+    const fieldBits = Math.min(52, this.mgpaw - 12);
+    this.msiFieldMaskLo = fieldBits >= 32 ? 0xffffffff : (2 ** fieldBits - 1) >>> 0;
+    this.msiFieldMaskHi = fieldBits <= 32 ? 0 : (2 ** (fieldBits - 32) - 1) >>> 0;
+    this.ddtLeafBits = c.MSI_FLAT ? 6 : 7;
     this.capabilities = encode(CapabilitiesLayout, {
       version: SPEC_VERSION,
       Sv32: c.Sv32,
@@ -133,9 +142,8 @@ export class IommuState {
 
   /** Whether `did` is narrow enough for the directory mode (1LVL and 2LVL index fewer bits). */
   deviceIdFits(did: number): boolean {
-    const lowBits = this.msiFlat ? 6 : 7;
-    if (this.mode === 2) return did < 2 ** lowBits;
-    if (this.mode === 3) return did < 2 ** (lowBits + 9);
+    if (this.mode === 2) return did < 1 << this.ddtLeafBits;
+    if (this.mode === 3) return did < 1 << (this.ddtLeafBits + 9);
     return true;
   }
 

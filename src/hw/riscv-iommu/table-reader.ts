@@ -16,11 +16,17 @@ export class TableReader {
   reads = 0;
   writes = 0;
   tracer: WalkTracer | null = null;
+  /** Where readBlock() left the structure it read. */
+  block: Uint32Array;
+  blockAt = 0;
+  private readonly scratch = new Uint32Array(16);
 
   constructor(
     private readonly memory: PhysicalMemory,
     private readonly state: IommuState,
-  ) {}
+  ) {
+    this.block = this.scratch;
+  }
 
   /** Reads the 64-bit entry at (ppn, offset); bigEndian selects the doubleword's byte order. */
   read64(structure: TracedStructure, level: number, ppn: number, offset: number, bigEndian: boolean): number {
@@ -39,6 +45,35 @@ export class TableReader {
     this.hi = hi;
     if (this.tracer !== null) this.tracer.access(structure, level, ppn, offset, 8, lo, hi, status, false);
     return lo;
+  }
+
+  /**
+   * Reads a structure of `dwords` doublewords at (ppn, offset): one implicit access (counted
+   * once in `reads`) made of doubleword reads, which stop at an access fault. Returns the worst
+   * status; the doublewords are then block[blockAt ...] as halves, [lo0, hi0, lo1, ...],
+   * endian-corrected, valid until the next access.
+   */
+  readBlock(structure: TracedStructure, level: number, ppn: number, offset: number, dwords: number, bigEndian: boolean): AccessStatus {
+    const reads = this.reads;
+    let worst = AccessStatus.Ok as AccessStatus;
+    if (this.tracer === null && !bigEndian && this.state.inPas(ppn) && this.memory.check(ppn, offset, 8 * dwords) === AccessStatus.Ok) {
+      // Nothing to trace, to swap or marked: the same doubleword reads, read where they are.
+      this.block = this.memory.readInPlace(ppn, dwords);
+      this.blockAt = offset >>> 2;
+      this.status = AccessStatus.Ok;
+      this.hi = this.block[this.blockAt + 2 * dwords - 1];
+    } else {
+      const words = this.scratch;
+      for (let i = 0; i < dwords && worst !== AccessStatus.AccessFault; i++) {
+        words[2 * i] = this.read64(structure, level, ppn, offset + 8 * i, bigEndian);
+        words[2 * i + 1] = this.hi;
+        if (this.status !== AccessStatus.Ok) worst = this.status;
+      }
+      this.block = words;
+      this.blockAt = 0;
+    }
+    this.reads = reads + 1;
+    return worst;
   }
 
   /** Reads a 32-bit entry (Sv32 and Sv32x4 PTEs). */

@@ -7,10 +7,10 @@
 import { Cause, HpmEvent, Ttyp } from '../../formats/riscv-iommu/records.js';
 import { AccessStatus } from '../../sim/physical-memory.js';
 import type { TagCache } from '../caches/tag-cache.js';
-import { decodeDeviceContext, decodeProcessContext, type DeviceContext, type ProcessContext } from './contexts.js';
+import { decodeDeviceContext, decodeProcessContext, DeviceContext, ProcessContext } from './contexts.js';
 import type { FaultQueue } from './fault-queue.js';
 import type { Hpm } from './hpm.js';
-import { addressSpaceTag, NO_G_LEAF, TlbFlag, type Iotlb, type TlbFill } from './iotlb.js';
+import { gscidTag, NO_G_LEAF, pscidTag, TlbFlag, type Iotlb, type TlbFill } from './iotlb.js';
 import { PageWalker, Walk, type AccessKind, type ModeGeometry, type WalkStatus } from './page-walk.js';
 import type { IommuState } from './state.js';
 import type { TableReader } from './table-reader.js';
@@ -18,6 +18,7 @@ import { RequestKind, ResponseStatus, type TranslationRequest, type TranslationR
 
 const POW2 = Array.from({ length: 64 }, (_, n) => 2 ** n);
 const TWO_32 = 4294967296;
+const INV_TWO_32 = 2 ** -32;
 
 // Cause codes by access type: index 0 execute, 1 read, 2 write.
 const PAGE_FAULT = [Cause.InstructionPageFault, Cause.ReadPageFault, Cause.WritePageFault];
@@ -79,6 +80,16 @@ export class Translator {
   private lastDid = -1;
   private lastDc: DeviceContext | null = null;
   private lastDcVersion = -1;
+  // Where the next directory walks decode their context: a fresh object, or one that left its
+  // cache unseen by anyone else (TagCache.insert), so that a walk need not allocate.
+  private spareDc = new DeviceContext();
+  private sparePc = new ProcessContext();
+  /**
+   * Requests and messages being handled. Contexts are reused only when one is: a nested
+   * request (from an interrupt listener or a tracer) must not recycle a context the outer
+   * request still uses.
+   */
+  private busy = 0;
 
   // scratch state of the request in progress
   private cause = 0;
@@ -86,8 +97,7 @@ export class Translator {
   private iotval2Lo = 0;
   private readonly access: AccessKind = { read: true, write: false, exec: false };
   private readonly implicitRead: AccessKind = { read: true, write: false, exec: false };
-  private readonly words = new Uint32Array(16);
-  private readonly fill: TlbFill = { tag: 0, vpn: 0, ppn: 0, log2Pages: 0, flags: 0, pbmt: 0, gpaVpn: 0, gLog2Pages: NO_G_LEAF, sLog2Pages: 0 };
+  private readonly fill: TlbFill = { gTag: 0, pTag: 0, vpn: 0, ppn: 0, log2Pages: 0, flags: 0, pbmt: 0, gpaVpn: 0, gLog2Pages: NO_G_LEAF, sLog2Pages: 0 };
   // MSI translation results
   private msiPpn = 0;
   private msiMrifAddress = 0n;
@@ -124,24 +134,6 @@ export class Translator {
   translate(req: TranslationRequest, rsp: TranslationResponse, debug = false): void {
     const st = this.state;
     const kind = req.kind;
-    const isAts = kind === RequestKind.AtsTranslation;
-    // What the transaction asks for, as the IO bridge classifies it.
-    const exec = req.execute && (isAts ? req.pidValid : !req.write && (kind === RequestKind.Untranslated || req.pidValid));
-    const read = isAts || (!req.write && !(exec && kind === RequestKind.Untranslated));
-    const write = req.write;
-    const access = this.access;
-    access.read = read;
-    access.write = write;
-    access.exec = exec;
-    const priv = req.pidValid && req.privileged;
-    const ttyp = isAts
-      ? Ttyp.AtsTranslationRequest
-      : kind === RequestKind.Untranslated
-        ? write ? Ttyp.UntranslatedWrite : exec ? Ttyp.UntranslatedExecute : Ttyp.UntranslatedRead
-        : write ? Ttyp.TranslatedWrite : exec ? Ttyp.TranslatedExecute : Ttyp.TranslatedRead;
-    const accessIndex = exec ? 0 : read ? 1 : 2;
-    const did = req.deviceId & 0xffffff;
-
     rsp.status = ResponseStatus.Success;
     rsp.cause = 0;
     rsp.isMsi = false;
@@ -155,43 +147,47 @@ export class Translator {
     rsp.pbmt = 0;
     rsp.rcid = 0;
     rsp.mcid = 0;
-    // iotval2 stays 0 unless a guest-page fault sets it.
-    this.iotval2Hi = 0;
-    this.iotval2Lo = 0;
     this.stats.requests[kind]++;
     if (debug) this.stats.debugRequests++;
     if (this.hpm.active !== 0) {
-      this.hpm.count(HpmEvent.UntranslatedRequests + kind, req.pidValid, req.processId, false, 0, did, false, 0);
+      this.hpm.count(HpmEvent.UntranslatedRequests + kind, req.pidValid, req.processId, false, 0, req.deviceId & 0xffffff, false, 0);
     }
 
     // 1. Off: nothing passes. 2. Bare: untranslated requests pass through untouched.
-    if (st.mode === 0) return this.fault(req, rsp, Cause.AllInboundDisallowed, ttyp, false);
-    if (st.mode === 1) {
-      if (kind !== RequestKind.Untranslated) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, false);
-      return this.identity(req, rsp, st.rcid, st.mcid);
+    if (st.mode <= 1) {
+      if (st.mode === 1 && kind === RequestKind.Untranslated) return this.identity(req, rsp, st.rcid, st.mcid);
+      return this.fault(req, rsp, st.mode === 0 ? Cause.AllInboundDisallowed : Cause.TransactionTypeDisallowed, false);
     }
+    this.busy++;
+    this.translateInDirectory(req, rsp, debug);
+    this.busy--;
+  }
+
+  /** Steps 3-16 and the IOTLB: the request's contexts, and a hit if the IOTLB has one. */
+  private translateInDirectory(req: TranslationRequest, rsp: TranslationResponse, debug: boolean): void {
+    const kind = req.kind;
     // 3-5. The device_id may not be wider than the directory's levels index.
-    if (!this.state.deviceIdFits(did)) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, false);
+    const did = req.deviceId & 0xffffff;
+    if (!this.state.deviceIdFits(did)) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, false);
 
     // 6. Locate the device context.
     const dc = this.locateDeviceContext(did, req.pidValid, req.processId);
-    if (dc === null) return this.fault(req, rsp, this.cause, ttyp, false);
+    if (dc === null) return this.fault(req, rsp, this.cause, false);
     const dtf = dc.dtf;
     this.lastDtf = dtf;
 
     // 7. Transaction types the context does not allow.
-    if (kind !== RequestKind.Untranslated && !dc.enAts) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, dtf);
+    if (kind !== RequestKind.Untranslated && !dc.enAts) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, dtf);
     if (req.pidValid) {
-      if (!dc.pdtv) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, dtf);
+      if (!dc.pdtv) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, dtf);
       const pidBits = dc.fscMode === 1 ? 8 : dc.fscMode === 2 ? 17 : 20;
-      if (req.processId >= POW2[pidBits]) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, dtf);
+      if (req.processId >= POW2[pidBits]) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, dtf);
     }
     // 8. Translated requests are complete unless the context returns GPAs (T2GPA).
     if (kind === RequestKind.Translated && !dc.t2gpa) return this.identity(req, rsp, dc.rcid, dc.mcid);
 
     // 9-16. Select the first-stage table and the address space.
     const walker = this.walker;
-    let walkerReady = false;
     let s: ModeGeometry | null = null;
     let sRoot = 0;
     let pscid = 0;
@@ -206,7 +202,7 @@ export class Translator {
     } else {
       let pidValid = req.pidValid;
       let pid = req.processId;
-      supervisor = priv;
+      supervisor = req.pidValid && req.privileged;
       if (dc.dpe && !pidValid) {
         pidValid = true; // default process_id 0
         pid = 0;
@@ -215,38 +211,43 @@ export class Translator {
       if (pidValid && dc.fscMode !== 0) {
         // The PDT may live in guest memory: its walk needs this context's second stage.
         this.prepareWalker(dc, did, req);
-        walkerReady = true;
-        const pc = this.locateProcessContext(dc, did, pid, accessIndex);
-        if (pc === null) return this.fault(req, rsp, this.cause, ttyp, dtf);
-        if (supervisor && !pc.ens) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, dtf);
+        walker.pscv = false;
+        walker.pscid = 0;
+        const pc = this.locateProcessContext(dc, did, pid, req);
+        if (pc === null) return this.fault(req, rsp, this.cause, dtf);
+        if (supervisor && !pc.ens) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, dtf);
         s = pc.s;
         sRoot = pc.fscPpn;
         pscid = pc.pscid;
         sum = pc.sum;
       }
     }
-    const gv = dc.g !== null;
     const pscv = s !== null;
     if (!pscv) pscid = 0;
-    const tag = addressSpaceTag(gv, dc.gscid, pscv, pscid);
+    const pTag = pscidTag(pscv, pscid);
     const vpn = req.iovaHi * 1048576 + (req.iovaLo >>> 12);
 
     // IOTLB lookup.
     const iotlb = this.iotlb;
-    const hit = iotlb.lookup(tag, vpn);
+    const hit = iotlb.lookup(gscidTag(dc.g !== null, dc.gscid), pTag, vpn);
     if (hit >= 0) {
+      // What the transaction asks for, as the IO bridge classifies it.
+      const isAts = kind === RequestKind.AtsTranslation;
+      const write = req.write;
+      const exec = executes(req);
+      const read = isAts || (!write && !(exec && kind === RequestKind.Untranslated));
       let f = iotlb.hitFlags;
       let usable = true;
       if (!isAts) {
         if ((exec && (f & TlbFlag.VS_X) === 0) || (read && (f & TlbFlag.VS_R) === 0) || (write && (f & TlbFlag.VS_W) === 0)) {
-          return this.fault(req, rsp, PAGE_FAULT[accessIndex], ttyp, dtf);
+          return this.fault(req, rsp, PAGE_FAULT[accessIndexOf(req)], dtf);
         }
       }
       if (pscv) {
         const user = (f & TlbFlag.VS_U) !== 0;
-        if (!supervisor && !user) return this.fault(req, rsp, PAGE_FAULT[accessIndex], ttyp, dtf);
+        if (!supervisor && !user) return this.fault(req, rsp, PAGE_FAULT[accessIndexOf(req)], dtf);
         if (supervisor && user) {
-          if (!sum || (exec && !isAts)) return this.fault(req, rsp, PAGE_FAULT[accessIndex], ttyp, dtf);
+          if (!sum || (exec && !isAts)) return this.fault(req, rsp, PAGE_FAULT[accessIndexOf(req)], dtf);
           if (exec) f &= ~TlbFlag.VS_X; // ATS: execute on a user page is denied to supervisor
         }
       }
@@ -260,19 +261,38 @@ export class Translator {
       }
       iotlb.invalidateEntry(hit);
     }
-    this.stats.iotlbMisses++;
-    iotlb.counters.misses++;
-    if (this.hpm.active !== 0) this.hpm.count(HpmEvent.TlbMiss, req.pidValid, req.processId, pscv, pscid, did, gv, dc.gscid);
-    if (!walkerReady) this.prepareWalker(dc, did, req);
     walker.s = s;
+    walker.sRoot = sRoot;
     walker.pscv = pscv;
     walker.pscid = pscid;
-
-    // 17. First stage (two-stage translation of the IOVA to a GPA).
-    walker.sRoot = sRoot;
     walker.sum = sum;
     walker.supervisor = supervisor;
+    this.translateMiss(req, rsp, dc, did, pTag, vpn, debug);
+  }
+
+  /** An IOTLB miss: steps 17-19 (walks, MSI translation) and the IOTLB fill. */
+  private translateMiss(req: TranslationRequest, rsp: TranslationResponse, dc: DeviceContext, did: number, pTag: number, vpn: number, debug: boolean): void {
+    const st = this.state;
+    const walker = this.walker;
+    const kind = req.kind;
+    const dtf = dc.dtf;
+    const isAts = kind === RequestKind.AtsTranslation;
+    const write = req.write;
+    const exec = executes(req);
+    const read = isAts || (!write && !(exec && kind === RequestKind.Untranslated));
+    const s = walker.s;
+    const pscv = walker.pscv;
+    this.stats.iotlbMisses++;
+    this.iotlb.counters.misses++;
+    if (this.hpm.active !== 0) this.hpm.count(HpmEvent.TlbMiss, req.pidValid, req.processId, pscv, walker.pscid, did, dc.g !== null, dc.gscid);
+    this.prepareWalker(dc, did, req);
+    const access = this.access;
+    access.read = read;
+    access.write = write;
+    access.exec = exec;
     walker.checkPerms = !isAts;
+
+    // 17. First stage (two-stage translation of the IOVA to a GPA).
     let gppn: number;
     let sLog2: number;
     let sFlags: number;
@@ -281,7 +301,7 @@ export class Translator {
     if (s !== null) {
       this.stats.firstStageWalks++;
       const r = walker.firstStage(vpn, req.iovaHi, dc.sxl);
-      if (r !== Walk.Ok) return this.fault(req, rsp, this.firstStageCause(r, accessIndex), ttyp, dtf);
+      if (r !== Walk.Ok) return this.fault(req, rsp, this.firstStageCause(r, accessIndexOf(req)), dtf);
       gppn = walker.sPpn;
       sLog2 = walker.sLog2Pages;
       sFlags = walker.sFlags;
@@ -296,13 +316,13 @@ export class Translator {
     // 18. MSI address translation, when the GPA is a virtual interrupt file.
     if (dc.msiMode !== 0) {
       const m = this.translateMsi(dc, gppn);
-      if (m === MsiResult.Fault) return this.fault(req, rsp, this.cause, ttyp, dtf);
+      if (m === MsiResult.Fault) return this.fault(req, rsp, this.cause, dtf);
       if (m !== MsiResult.NotMsi) {
         this.stats.msiTranslations++;
         // An MSI page grants R and W (and U), never X.
-        if (exec && !isAts) return this.fault(req, rsp, Cause.InstructionAccessFault, ttyp, dtf);
+        if (exec && !isAts) return this.fault(req, rsp, Cause.InstructionAccessFault, dtf);
         const mrif = m === MsiResult.Mrif;
-        if (mrif && debug) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, ttyp, dtf);
+        if (mrif && debug) return this.fault(req, rsp, Cause.TransactionTypeDisallowed, dtf);
         const flags = (sFlags & ALL_VS) | TlbFlag.G_R | TlbFlag.G_W | TlbFlag.G_D | TlbFlag.MSI;
         if (mrif) {
           rsp.mrifAddress = this.msiMrifAddress;
@@ -310,7 +330,7 @@ export class Translator {
           rsp.noticeData = this.msiNoticeData;
         } else {
           this.fill.sLog2Pages = s !== null ? sLog2 : 0;
-          this.cacheFill(req, dc, tag, vpn, gppn, this.msiPpn, 0, flags, sPbmt, gppn, 0, pscv);
+          this.cacheFill(req, dc, pTag, vpn, gppn, this.msiPpn, 0, flags, sPbmt, gppn, 0, pscv);
         }
         // The MSI PTE acts as a second-stage PTE of type PMA: a first-stage PBMT overrides it.
         return this.complete(req, rsp, dc, this.msiPpn, 0, flags, sPbmt, true, mrif, gppn);
@@ -329,9 +349,9 @@ export class Translator {
         if (r === Walk.PageFault) {
           // iotval2 holds the faulting GPA, bits 63:2 (page offset as requested).
           this.setIotval2(gppn, req.iovaLo & 0xffc, false, false);
-          return this.fault(req, rsp, GUEST_PAGE_FAULT[accessIndex], ttyp, dtf);
+          return this.fault(req, rsp, GUEST_PAGE_FAULT[accessIndexOf(req)], dtf);
         }
-        return this.fault(req, rsp, r === Walk.AccessFault ? ACCESS_FAULT[accessIndex] : Cause.PtDataCorruption, ttyp, dtf);
+        return this.fault(req, rsp, r === Walk.AccessFault ? ACCESS_FAULT[accessIndexOf(req)] : Cause.PtDataCorruption, dtf);
       }
       ppn = walker.gPpn;
       gLog2 = walker.gLog2Pages;
@@ -349,11 +369,11 @@ export class Translator {
     const flags = sFlags | gFlags;
     const pbmt = sPbmt !== 0 ? sPbmt : gPbmt;
     this.fill.sLog2Pages = s !== null ? sLog2 : size;
-    this.cacheFill(req, dc, tag, vpn, gppn, ppn, size, flags, pbmt, gppn, dc.g !== null ? gLog2 : NO_G_LEAF, pscv);
+    this.cacheFill(req, dc, pTag, vpn, gppn, ppn, size, flags, pbmt, gppn, dc.g !== null ? gLog2 : NO_G_LEAF, pscv);
     return this.complete(req, rsp, dc, ppn, size, denyX ? flags & ~TlbFlag.VS_X : flags, pbmt, false, false, gppn);
   }
 
-  /** Loads the walker with the context's second stage and the HPM identity of the request. */
+  /** Loads the walker with the context's second stage and the HPM identity of the request (but PSCV/PSCID). */
   private prepareWalker(dc: DeviceContext, did: number, req: TranslationRequest): void {
     const walker = this.walker;
     walker.g = dc.g;
@@ -366,8 +386,6 @@ export class Translator {
     walker.pid = req.processId;
     walker.gv = dc.g !== null;
     walker.gscid = dc.gscid;
-    walker.pscv = false;
-    walker.pscid = 0;
   }
 
   // ==== completion ======================================================================
@@ -410,7 +428,7 @@ export class Translator {
     rsp.mcid = mcid;
   }
 
-  private cacheFill(req: TranslationRequest, dc: DeviceContext, tag: number, vpn: number, gppn: number, ppn: number, log2: number, flags: number, pbmt: number, gpaVpn: number, gLog2: number, pscv: boolean): void {
+  private cacheFill(req: TranslationRequest, dc: DeviceContext, pTag: number, vpn: number, gppn: number, ppn: number, log2: number, flags: number, pbmt: number, gpaVpn: number, gLog2: number, pscv: boolean): void {
     const f = this.fill;
     f.log2Pages = log2;
     f.flags = flags;
@@ -418,8 +436,9 @@ export class Translator {
     f.gpaVpn = gpaVpn;
     f.gLog2Pages = gLog2 === NO_G_LEAF ? NO_G_LEAF : gLog2;
     f.ppn = ppn;
+    f.gTag = gscidTag(dc.g !== null, dc.gscid);
     if (req.kind === RequestKind.Untranslated) {
-      f.tag = tag;
+      f.pTag = pTag;
       f.vpn = vpn;
       this.iotlb.insert(f);
     } else if (req.kind === RequestKind.AtsTranslation) {
@@ -428,12 +447,12 @@ export class Translator {
       if (dc.t2gpa) {
         // Cache GPA -> SPA: translated requests of this context will look up the GPA.
         if (pscv && log2 > 0) f.log2Pages = Math.min(log2, gLog2 === NO_G_LEAF ? log2 : gLog2);
-        f.tag = addressSpaceTag(dc.g !== null, dc.gscid, false, 0);
+        f.pTag = 0;
         f.sLog2Pages = 0;
         f.vpn = gppn;
         f.flags = (flags & ~(ALL_VS)) | ALL_VS;
       } else {
-        f.tag = tag;
+        f.pTag = pTag;
         f.vpn = vpn;
       }
       this.iotlb.insert(f);
@@ -465,7 +484,12 @@ export class Translator {
    * (Unsupported Request) and the fault is recorded; ATS translation requests get the
    * completion the specification assigns to the cause.
    */
-  private fault(req: TranslationRequest, rsp: TranslationResponse, cause: number, ttyp: number, dtf: boolean): void {
+  private fault(req: TranslationRequest, rsp: TranslationResponse, cause: number, dtf: boolean): void {
+    // iotval2 is 0 unless this fault's guest-page fault set it
+    const iotval2Hi = this.iotval2Hi;
+    const iotval2Lo = this.iotval2Lo;
+    this.iotval2Hi = 0;
+    this.iotval2Lo = 0;
     rsp.cause = cause;
     this.stats.faults.set(cause, (this.stats.faults.get(cause) ?? 0) + 1);
     if (req.kind === RequestKind.AtsTranslation && !ATS_COMPLETER_ABORT.has(cause) && !ATS_UNSUPPORTED.has(cause)) {
@@ -481,9 +505,7 @@ export class Translator {
     }
     rsp.status = req.kind === RequestKind.AtsTranslation && ATS_COMPLETER_ABORT.has(cause) ? ResponseStatus.CompleterAbort : ResponseStatus.UnsupportedRequest;
     rsp.r = rsp.w = rsp.x = false;
-    this.faultQueue.report(cause, ttyp, req.deviceId & 0xffffff, req.pidValid, req.processId, req.privileged, req.iovaHi, req.iovaLo, this.iotval2Hi, this.iotval2Lo, dtf);
-    this.iotval2Hi = 0;
-    this.iotval2Lo = 0;
+    this.faultQueue.report(cause, transactionType(req), req.deviceId & 0xffffff, req.pidValid, req.processId, req.privileged, req.iovaHi, req.iovaLo, iotval2Hi, iotval2Lo, dtf);
   }
 
   // ==== device and process contexts =====================================================
@@ -500,7 +522,9 @@ export class Translator {
     if (st.mode === 0) cause = Cause.AllInboundDisallowed;
     else if (st.mode === 1 || !this.state.deviceIdFits(did)) cause = Cause.TransactionTypeDisallowed;
     else {
+      this.busy++;
       const dc = this.locateDeviceContext(did, pv, pid);
+      this.busy--;
       if (dc !== null) return dc;
       cause = this.cause;
     }
@@ -517,6 +541,11 @@ export class Translator {
       this.dcCache.counters.hits++;
       return this.lastDc;
     }
+    return this.findDeviceContext(did, pv, pid);
+  }
+
+  /** The device-context cache lookup and, on a miss, the DDT walk. */
+  private findDeviceContext(did: number, pv: boolean, pid: number): DeviceContext | null {
     const cached = this.dcCache.lookup(did);
     if (cached !== undefined) {
       this.lastDid = did;
@@ -546,13 +575,14 @@ export class Translator {
     const dwords = ext ? 8 : 4;
     const index = did & (ext ? 0x3f : 0x7f);
     const byte = index * dwords * 8;
-    const status = this.readWords('dc', 0, table, byte, dwords, st.be);
+    const status = reader.readBlock('dc', 0, table, byte, dwords, st.be);
     if (status === AccessStatus.AccessFault) return this.failContext(Cause.DdtLoadAccessFault);
     if (status === AccessStatus.DataCorruption) return this.failContext(Cause.DdtDataCorruption);
-    if ((this.words[0] & 1) === 0) return this.failContext(Cause.DdtEntryNotValid);
-    const dc = decodeDeviceContext(this.words, st);
+    if ((reader.block[reader.blockAt] & 1) === 0) return this.failContext(Cause.DdtEntryNotValid);
+    const dc = decodeDeviceContext(reader.block, reader.blockAt, st, this.spareDc);
     if (dc === null) return this.failContext(Cause.DdtEntryMisconfigured);
-    this.dcCache.insert(did, dc);
+    const displaced = this.dcCache.insert(did, dc);
+    this.spareDc = displaced !== undefined && this.busy === 1 ? displaced : new DeviceContext();
     return dc;
   }
 
@@ -560,9 +590,11 @@ export class Translator {
    * Locates the process context of (did, pid) through the device's PDT, whose entries are
    * guest-physical when the second stage is active. The walker's second stage must be set up.
    */
-  private locateProcessContext(dc: DeviceContext, did: number, pid: number, accessIndex: number): ProcessContext | null {
-    const key = did * 1048576 + pid;
-    const cached = this.pcCache.lookup(key);
+  private locateProcessContext(dc: DeviceContext, did: number, pid: number, req: TranslationRequest): ProcessContext | null {
+    // The cache key is did * 2^20 + pid, passed as its 32-bit halves (see TagCache).
+    const keyHi = did >>> 12;
+    const keyLo = (did << 20) | pid;
+    const cached = this.pcCache.lookupHalves(keyHi, keyLo);
     if (cached !== undefined) return cached;
     this.stats.pdtWalks++;
     const walker = this.walker;
@@ -575,7 +607,7 @@ export class Translator {
       if (g !== Walk.Ok) {
         if (g === Walk.PageFault) {
           this.setIotval2(table, byte, true, false);
-          this.cause = GUEST_PAGE_FAULT[accessIndex];
+          this.cause = GUEST_PAGE_FAULT[accessIndexOf(req)];
           return null;
         }
         return this.failContext(g === Walk.AccessFault ? Cause.PdtLoadAccessFault : Cause.PdtDataCorruption);
@@ -592,30 +624,17 @@ export class Translator {
         table = (hi & 0x3fffff) * 4194304 + (lo >>> 10);
         continue;
       }
-      const status = this.readWords('pc', 0, spa, byte, 2, dc.sbe);
+      const status = reader.readBlock('pc', 0, spa, byte, 2, dc.sbe);
       if (status === AccessStatus.AccessFault) return this.failContext(Cause.PdtLoadAccessFault);
       if (status === AccessStatus.DataCorruption) return this.failContext(Cause.PdtDataCorruption);
-      if ((this.words[0] & 1) === 0) return this.failContext(Cause.PdtEntryNotValid);
-      const pc = decodeProcessContext(this.words, dc, this.state);
+      if ((reader.block[reader.blockAt] & 1) === 0) return this.failContext(Cause.PdtEntryNotValid);
+      const pc = decodeProcessContext(reader.block, reader.blockAt, dc, this.state, this.sparePc);
       if (pc === null) return this.failContext(Cause.PdtEntryMisconfigured);
-      this.pcCache.insert(key, pc);
+      const displaced = this.pcCache.insertHalves(keyHi, keyLo, pc);
+      this.sparePc = displaced !== undefined && this.busy === 1 ? displaced : new ProcessContext();
       return pc;
     }
     return null; // unreachable: levels >= 1
-  }
-
-  /** Reads `dwords` doublewords into `words` as one access; returns the worst status. */
-  private readWords(structure: 'dc' | 'pc', level: number, ppn: number, byte: number, dwords: number, bigEndian: boolean): AccessStatus {
-    const reader = this.reader;
-    const reads = reader.reads;
-    let worst = AccessStatus.Ok as AccessStatus;
-    for (let i = 0; i < dwords && worst !== AccessStatus.AccessFault; i++) {
-      this.words[2 * i] = reader.read64(structure, level, ppn, byte + 8 * i, bigEndian);
-      this.words[2 * i + 1] = reader.hi;
-      if (reader.status !== AccessStatus.Ok) worst = reader.status;
-    }
-    reader.reads = reads + 1; // one structure read, however many doublewords
-    return worst;
   }
 
   private failContext(cause: number): null {
@@ -627,8 +646,8 @@ export class Translator {
 
   /** Whether guest page `gppn` is a virtual interrupt file of `dc`. */
   isMsiPage(dc: DeviceContext, gppn: number): boolean {
-    const lo = gppn % TWO_32;
-    const hi = Math.floor(gppn / TWO_32);
+    const lo = gppn >>> 0;
+    const hi = (gppn - lo) * INV_TWO_32;
     return ((lo ^ dc.msiPatternLo) & ~dc.msiMaskLo) === 0 && ((hi ^ dc.msiPatternHi) & ~dc.msiMaskHi) === 0;
   }
 
@@ -637,8 +656,8 @@ export class Translator {
     // Interrupt-file number: the GPA page bits selected by the mask, packed.
     let file = 0;
     let bit = 1;
-    const lo = gppn % TWO_32;
-    const hi = Math.floor(gppn / TWO_32);
+    const lo = gppn >>> 0;
+    const hi = (gppn - lo) * INV_TWO_32;
     for (let i = 0; i < 32; i++) {
       if (((dc.msiMaskLo >>> i) & 1) !== 0) {
         if (((lo >>> i) & 1) !== 0) file += bit;
@@ -713,6 +732,26 @@ export class Translator {
     }
     return size;
   }
+}
+
+/** Whether a request asks for execute permission, as the IO bridge classifies it. */
+function executes(req: TranslationRequest): boolean {
+  const kind = req.kind;
+  return req.execute && (kind === RequestKind.AtsTranslation ? req.pidValid : !req.write && (kind === RequestKind.Untranslated || req.pidValid));
+}
+
+/** Index of a request's access type in the cause tables: 0 execute, 1 read, 2 write. */
+function accessIndexOf(req: TranslationRequest): number {
+  return executes(req) ? 0 : req.kind === RequestKind.AtsTranslation || !req.write ? 1 : 2;
+}
+
+/** The TTYP of a request's fault records. */
+function transactionType(req: TranslationRequest): number {
+  const write = req.write;
+  const exec = executes(req);
+  if (req.kind === RequestKind.AtsTranslation) return Ttyp.AtsTranslationRequest;
+  if (req.kind === RequestKind.Untranslated) return write ? Ttyp.UntranslatedWrite : exec ? Ttyp.UntranslatedExecute : Ttyp.UntranslatedRead;
+  return write ? Ttyp.TranslatedWrite : exec ? Ttyp.TranslatedExecute : Ttyp.TranslatedRead;
 }
 
 /** log2 of a byte count (a power of two) in 4 KiB pages. */
