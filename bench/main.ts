@@ -1,6 +1,8 @@
-// `npm run bench`: model throughput benchmarks. Text by default, one JSON object per line
-// with --json. Options: --filter SUBSTRING, --scale FACTOR (request counts), --list.
+// `npm run bench`: throughput benchmarks of the models (riscv-iommu/*) and of the software
+// driving them (os/*). Text by default, one JSON object per line with --json. Options:
+// --filter SUBSTRING, --scale FACTOR (request and operation counts), --list.
 
+import { OS_WORKLOADS, runOsWorkload, type OsWorkloadResult } from './os-iommu.js';
 import { runWorkload, WORKLOAD_NAMES, type WorkloadResult } from './riscv-iommu-translate.js';
 
 interface Options {
@@ -39,6 +41,16 @@ function format(r: WorkloadResult): string {
   ].join('  ');
 }
 
+function formatOs(r: OsWorkloadResult): string {
+  return [
+    `os/${r.workload}`.padEnd(36),
+    `${Math.round(r.operationsPerSecond).toLocaleString('en-US').padStart(12)} ${r.unit}`,
+    `${r.invalidationCommandsPerOperation.toFixed(3).padStart(7)} invalidations/op`,
+    `${r.fencesPerOperation.toFixed(3).padStart(7)} fences/op`,
+    r.errors === 0 ? 'ok' : `${r.errors} ERRORS`,
+  ].join('  ');
+}
+
 function main(): void {
   let o: Options;
   try {
@@ -48,8 +60,10 @@ function main(): void {
     process.exit(2);
   }
   const names = WORKLOAD_NAMES.filter((n) => `riscv-iommu/${n}`.includes(o.filter));
+  const osWorkloads = OS_WORKLOADS.filter((w) => `os/${w.name}`.includes(o.filter));
   if (o.list) {
     for (const n of names) console.log(`riscv-iommu/${n}`);
+    for (const w of osWorkloads) console.log(`os/${w.name}`);
     return;
   }
   let failed = false;
@@ -57,6 +71,11 @@ function main(): void {
     const r = runWorkload(name, o.scale);
     failed ||= r.errors !== 0;
     console.log(o.json ? JSON.stringify({ suite: 'riscv-iommu', ...r }) : format(r));
+  }
+  for (const w of osWorkloads) {
+    const r = runOsWorkload(w, o.scale);
+    failed ||= r.errors !== 0;
+    console.log(o.json ? JSON.stringify({ suite: 'os', ...r }) : formatOs(r));
   }
   if (failed) process.exit(1);
 }
