@@ -1,8 +1,17 @@
 // The interface between a DMA master and whatever sits upstream of it: an IOMMU's IO bridge,
 // a PCIe host bridge, or the system bus itself. A request carries the requester's identity
 // (the device id the IOMMU sees, an optional PASID, the privilege flag) and answers with a
-// status; the data of a successful read is left in the port's `value` field, so that a
-// transfer loop allocates nothing but the BigInts of its addresses and data.
+// status.
+//
+// Two kinds of request:
+//  - read/write: one naturally aligned access of 1, 2, 4 or 8 bytes, the data as a bigint
+//    (a read's data is left in the port's `value`). MSIs and register-like accesses use them.
+//  - readBurst/writeBurst: one bus transaction (a PCIe memory request TLP, an AXI burst) of
+//    1..4096 bytes at any byte address, carried in a caller's Uint8Array. A transaction never
+//    crosses a 4 KiB boundary (PCIe Base Specification, "requests must not cross a 4-KB
+//    boundary", section 2.2.7 in 4.0 and later; AXI bursts have the same rule), so an IOMMU
+//    translates it once. A transaction that would cross one comes from a broken master: it
+//    is refused as a BusError without reaching the IOMMU or the target.
 
 import type { MmioSize } from '../sim/mmio.js';
 import { AccessStatus } from '../sim/physical-memory.js';
@@ -50,12 +59,30 @@ export interface DmaPort {
   read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue;
   /** A `size`-byte write of the low bytes of `data` at `address` (naturally aligned). */
   write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue;
+  /**
+   * One read transaction of `length` (1..4096) bytes at `address`, not crossing a 4 KiB
+   * boundary; the data lands in `into[offset..offset+length)`. With Poisoned the data is
+   * there but flagged; with other errors the contents of that range are undefined.
+   */
+  readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue;
+  /** One write transaction of `from[offset..offset+length)` at `address` (same rules as readBurst). */
+  writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue;
 }
 
 /** Whether `address` is naturally aligned for a `size`-byte access (the fabric splits nothing). */
 export function dmaAligned(address: bigint, size: MmioSize): boolean {
   return address >= 0n && (Number(address & 7n) & (size - 1)) === 0;
 }
+
+/**
+ * Whether a transaction of `length` bytes at `address` is well formed: 1..4096 bytes (an
+ * integer), inside the 64-bit space, not crossing a 4 KiB boundary.
+ */
+export function burstValid(address: bigint, length: number): boolean {
+  return address >= 0n && address <= MAX_ADDRESS && length >= 1 && Number(address & 0xfffn) + length <= 4096 && Number.isInteger(length);
+}
+
+const MAX_ADDRESS = (1n << 64n) - 1n;
 
 /**
  * A master that no IOMMU translates: its addresses are physical addresses on the system bus.
@@ -76,6 +103,28 @@ export class DirectDmaPort implements DmaPort {
   write(_requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
     this.counters.writes++;
     return this.access(address, size, true, data);
+  }
+
+  readBurst(_requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
+    this.counters.reads++;
+    if (!burstValid(address, length)) return this.error(DmaPortStatus.BusError);
+    const s = this.bus.readBurst(address, length, into, offset);
+    if (s === AccessStatus.AccessFault) return this.error(DmaPortStatus.BusError);
+    if (s === AccessStatus.DataCorruption) return this.error(DmaPortStatus.Poisoned);
+    return DmaPortStatus.Ok;
+  }
+
+  writeBurst(_requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
+    this.counters.writes++;
+    if (!burstValid(address, length)) return this.error(DmaPortStatus.BusError);
+    // Poison marks only flag read data: a write under one completes.
+    if (this.bus.writeBurst(address, length, from, offset) === AccessStatus.AccessFault) return this.error(DmaPortStatus.BusError);
+    return DmaPortStatus.Ok;
+  }
+
+  private error(s: DmaPortStatusValue): DmaPortStatusValue {
+    this.counters.errors++;
+    return s;
   }
 
   private access(address: bigint, size: MmioSize, write: boolean, data: bigint): DmaPortStatusValue {
@@ -106,6 +155,14 @@ export class UnconnectedDmaPort implements DmaPort {
   }
 
   write(): DmaPortStatusValue {
+    return DmaPortStatus.BusError;
+  }
+
+  readBurst(): DmaPortStatusValue {
+    return DmaPortStatus.BusError;
+  }
+
+  writeBurst(): DmaPortStatusValue {
     return DmaPortStatus.BusError;
   }
 }

@@ -375,7 +375,7 @@ export class ScenarioRunner {
     const iommuSays = newFaults.length === 0 ? '' : `; IOMMU fault: cause ${formatCause(newFaults[0].cause)}`;
     if (r.ok) {
       // PCIe writes are posted: a function never learns that the IOMMU blocked one.
-      const unseen = newFaults.length === 0 ? '' : `, but the IOMMU blocked ${newFaults.length === 1 ? 'an access' : `${newFaults.length} accesses`} the device did not see fail (posted writes)${iommuSays}`;
+      const unseen = newFaults.length === 0 ? '' : `, but the IOMMU blocked ${newFaults.length === 1 ? 'a transaction' : `${newFaults.length} transactions`} the device did not see fail (posted writes)${iommuSays}`;
       if (step.expect === 'fault') this.failExpectation(`${what}: expected a fault, but the transfer completed (${formatSize(r.bytes)})${unseen}`);
       this.expectations.passed++;
       return `${dev.name}: ${what} completed${unseen}`;

@@ -38,6 +38,8 @@ const ZERO_PAGE = new Uint32Array(WORDS_PER_PAGE);
 const FRAME_CACHE = 256;
 const hostIsLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 if (!hostIsLittleEndian) throw new MemoryError('iommu-lab needs a little-endian host');
+/** Burst copies up to this length use a byte loop, longer ones a typed-array copy. */
+const SHORT_COPY = 256;
 
 export class PhysicalMemory {
   /** Byte order of the public read/write accessors. */
@@ -53,6 +55,10 @@ export class PhysicalMemory {
   // A direct-mapped cache of frame lookups: table walks touch a few pages over and over.
   private readonly cachedPpn = new Float64Array(FRAME_CACHE).fill(-1);
   private readonly cachedFrame: (Uint32Array | null)[] = new Array<Uint32Array | null>(FRAME_CACHE).fill(null);
+  // Byte views of frames for burst copies, cached the same way (a view is made once per frame
+  // and slot fill, not per access); only frames that exist are cached.
+  private readonly cachedBytesPpn = new Float64Array(FRAME_CACHE).fill(-1);
+  private readonly cachedBytes: (Uint8Array | null)[] = new Array<Uint8Array | null>(FRAME_CACHE).fill(null);
 
   constructor(options: { endianness?: Endianness } = {}) {
     this.endianness = options.endianness ?? 'little';
@@ -108,24 +114,52 @@ export class PhysicalMemory {
   /** Copies bytes out of memory (no marks are consulted; a tool accessor). */
   readBytes(addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      const a = addr + BigInt(i);
-      const word = this.peek32(Number(a >> 12n), Number(a & 0xffcn));
-      out[i] = (word >>> (Number(a & 3n) * 8)) & 0xff;
+    let ppn = Number(addr >> 12n);
+    let off = Number(addr & 0xfffn);
+    for (let done = 0; done < length; ) {
+      const n = Math.min(length - done, PAGE_SIZE - off);
+      this.copyOut(ppn, off, out, done, n);
+      done += n;
+      ppn++;
+      off = 0;
     }
     return out;
   }
 
   /** Copies bytes into memory (no marks are consulted; a tool accessor). */
   writeBytes(addr: bigint, bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.length; i++) {
-      const a = addr + BigInt(i);
-      const ppn = Number(a >> 12n);
-      const off = Number(a & 0xffcn);
-      const shift = Number(a & 3n) * 8;
-      const word = this.peek32(ppn, off);
-      this.poke32(ppn, off, ((word & ~(0xff << shift)) | (bytes[i] << shift)) >>> 0);
+    let ppn = Number(addr >> 12n);
+    let off = Number(addr & 0xfffn);
+    for (let done = 0; done < bytes.length; ) {
+      const n = Math.min(bytes.length - done, PAGE_SIZE - off);
+      this.copyIn(ppn, off, bytes, done, n);
+      done += n;
+      ppn++;
+      off = 0;
     }
+  }
+
+  /**
+   * Copies `length` bytes of page `ppn` from byte `pageOffset` into `into[offset..)`: a bus
+   * master's burst read. The range must lie inside the page. No marks are consulted (the
+   * system bus checks them); a page without data reads as zeros. Counts as one read.
+   */
+  readInto(ppn: number, pageOffset: number, into: Uint8Array, offset: number, length: number): void {
+    this.checkInPage(pageOffset, length);
+    this.counters.reads++;
+    this.copyOut(ppn, pageOffset, into, offset, length);
+  }
+
+  /**
+   * Copies `length` bytes of `from[offset..)` into page `ppn` from byte `pageOffset`: a bus
+   * master's burst write. The range must lie inside the page; no marks are consulted. A page
+   * without data gets a frame only if a byte written is not zero (memory stays sparse).
+   * Counts as one write.
+   */
+  writeFrom(ppn: number, pageOffset: number, from: Uint8Array, offset: number, length: number): void {
+    this.checkInPage(pageOffset, length);
+    this.counters.writes++;
+    this.copyIn(ppn, pageOffset, from, offset, length);
   }
 
   // ---- fault and poison marks ----------------------------------------------------------
@@ -214,6 +248,10 @@ export class PhysicalMemory {
         this.cachedPpn[slot] = -1;
         this.cachedFrame[slot] = null;
       }
+      if (this.cachedBytesPpn[slot] === ppn) {
+        this.cachedBytesPpn[slot] = -1;
+        this.cachedBytes[slot] = null;
+      }
     }
   }
 
@@ -233,6 +271,74 @@ export class PhysicalMemory {
       this.cachedFrame[slot] = frame;
     }
     return frame;
+  }
+
+  /**
+   * The frame of page `ppn` as bytes (memory order), or null when the page holds no data.
+   * Frames hold little-endian words, so on a little-endian host a byte view of the frame is
+   * the memory's bytes.
+   */
+  private frameBytes(ppn: number): Uint8Array | null {
+    const slot = ppn & (FRAME_CACHE - 1);
+    if (this.cachedBytesPpn[slot] === ppn) return this.cachedBytes[slot];
+    const frame = this.frame(ppn);
+    if (frame === null) return null;
+    const bytes = new Uint8Array(frame.buffer, frame.byteOffset, PAGE_SIZE);
+    this.cachedBytesPpn[slot] = ppn;
+    this.cachedBytes[slot] = bytes;
+    return bytes;
+  }
+
+  /** Uncounted copy out of one page (the range is inside the page). */
+  private copyOut(ppn: number, pageOffset: number, into: Uint8Array, offset: number, length: number): void {
+    if (!hostIsLittleEndian) {
+      for (let i = 0; i < length; i++) {
+        const a = pageOffset + i;
+        into[offset + i] = (this.peek32(ppn, a & ~3) >>> ((a & 3) * 8)) & 0xff;
+      }
+      return;
+    }
+    const bytes = this.frameBytes(ppn);
+    if (bytes === null) {
+      into.fill(0, offset, offset + length);
+    } else if (length <= SHORT_COPY) {
+      // A loop beats making a subarray view for the short copies of DMA transactions.
+      for (let i = 0; i < length; i++) into[offset + i] = bytes[pageOffset + i];
+    } else {
+      into.set(bytes.subarray(pageOffset, pageOffset + length), offset);
+    }
+  }
+
+  /** Uncounted copy into one page (the range is inside the page). */
+  private copyIn(ppn: number, pageOffset: number, from: Uint8Array, offset: number, length: number): void {
+    if (!hostIsLittleEndian) {
+      for (let i = 0; i < length; i++) {
+        const a = pageOffset + i;
+        const shift = (a & 3) * 8;
+        const word = this.peek32(ppn, a & ~3);
+        this.poke32(ppn, a & ~3, ((word & ~(0xff << shift)) | (from[offset + i] << shift)) >>> 0);
+      }
+      return;
+    }
+    let bytes = this.frameBytes(ppn);
+    if (bytes === null) {
+      let i = 0;
+      while (i < length && from[offset + i] === 0) i++;
+      if (i === length) return; // keep memory sparse: zeros are what an absent frame reads
+      this.newFrame(ppn);
+      bytes = this.frameBytes(ppn) as Uint8Array;
+    }
+    if (length <= SHORT_COPY) {
+      for (let i = 0; i < length; i++) bytes[pageOffset + i] = from[offset + i];
+    } else {
+      bytes.set(from.subarray(offset, offset + length), pageOffset);
+    }
+  }
+
+  private checkInPage(pageOffset: number, length: number): void {
+    if (!(pageOffset >= 0 && length >= 0 && pageOffset + length <= PAGE_SIZE) || !Number.isInteger(pageOffset) || !Number.isInteger(length)) {
+      throw new MemoryError(`a burst of ${String(length)} bytes at page offset ${String(pageOffset)} does not fit in one 4 KiB page`);
+    }
   }
 
   private peek32(ppn: number, offset: number): number {

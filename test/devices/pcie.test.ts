@@ -239,6 +239,8 @@ describe('BAR assignment and decoding', () => {
 class Upstream implements DmaPort {
   value = 0n;
   readonly ids: number[] = [];
+  /** The length of each transaction (burst) seen. */
+  readonly lengths: number[] = [];
   constructor(
     private readonly inner: DmaPort,
     private readonly refuse: (a: bigint) => boolean = () => false,
@@ -253,6 +255,16 @@ class Upstream implements DmaPort {
   write(r: DmaRequester, a: bigint, s: MmioSize, d: bigint): DmaPortStatusValue {
     this.ids.push(r.deviceId);
     return this.refuse(a) ? DmaPortStatus.Aborted : this.inner.write(r, a, s, d);
+  }
+  readBurst(r: DmaRequester, a: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
+    this.ids.push(r.deviceId);
+    this.lengths.push(length);
+    return this.refuse(a) ? DmaPortStatus.Aborted : this.inner.readBurst(r, a, length, into, offset);
+  }
+  writeBurst(r: DmaRequester, a: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
+    this.ids.push(r.deviceId);
+    this.lengths.push(length);
+    return this.refuse(a) ? DmaPortStatus.Aborted : this.inner.writeBurst(r, a, length, from, offset);
   }
 }
 
@@ -292,6 +304,30 @@ describe('the DMA-engine endpoint', () => {
     expect(up.ids).toEqual([0x1_0311, 0x1_0311]);
   });
 
+  it('sends each transaction upstream whole, as one memory request of its requester id', () => {
+    const { memory, up, b, e, start } = endpoint();
+    b.configWrite(ecamOffset(3, 2, 1, PciCfg.COMMAND), 2, PciCommand.BUS_MASTER);
+    memory.writeBytes(0x8000_0fc0n, Uint8Array.from({ length: 200 }, (_, i) => i));
+    // Source 64 bytes before a page boundary: 64, then 64, 64 and the last 8.
+    expect(start(Operation.Copy, 0x8000_0fc0n, 0x8000_3000n, 200)).toBe(Status.DONE);
+    expect(memory.readBytes(0x8000_3000n, 200)).toEqual(Uint8Array.from({ length: 200 }, (_, i) => i));
+    expect(up.lengths).toEqual([64, 64, 64, 64, 64, 64, 8, 8]);
+    expect(up.ids.every((id) => id === 0x1_0311)).toBe(true);
+    expect(e.counters).toMatchObject({ dmaReads: 4, dmaWrites: 4, dmaBlocked: 0, dmaErrors: 0 });
+    expect(b.counters).toMatchObject({ dmaReads: 4, dmaWrites: 4 });
+  });
+
+  it('flags a poisoned burst read in Status (Detected Parity Error, and Master Data Parity Error with Parity Error Response)', () => {
+    const { memory, b, e, start, cause } = endpoint();
+    b.configWrite(ecamOffset(3, 2, 1, PciCfg.COMMAND), 2, PciCommand.BUS_MASTER | PciCommand.PARITY_ERROR_RESPONSE);
+    memory.markDataCorruption(0x8000_0010n, 1n);
+    start(Operation.Copy, 0x8000_0000n, 0x8000_1000n, 64);
+    expect(cause()).toBe(ErrorCause.Poisoned);
+    const both = PciStatus.DETECTED_PARITY_ERROR | PciStatus.MASTER_DATA_PARITY_ERROR;
+    expect(b.configRead(ecamOffset(3, 2, 1, PciCfg.STATUS), 2) & both).toBe(both);
+    expect(e.counters.dmaErrors).toBe(1);
+  });
+
   it('maps requester ids to device ids the way the platform says', () => {
     const { up, b, start } = endpoint({ deviceIdFor: (rid) => (rid === 0x311 ? 0x77 : -1) });
     b.configWrite(ecamOffset(3, 2, 1, PciCfg.COMMAND), 2, PciCommand.BUS_MASTER);
@@ -306,7 +342,8 @@ describe('the DMA-engine endpoint', () => {
     start(Operation.Copy, 0x9000_0000n, 0x8000_0000n, 8);
     expect(cause()).toBe(ErrorCause.Aborted);
     expect(b.configRead(ecamOffset(3, 2, 1, PciCfg.STATUS), 2) & PciStatus.RECEIVED_MASTER_ABORT).toBe(PciStatus.RECEIVED_MASTER_ABORT);
-    expect(start(Operation.Fill, 0n, 0x9000_0000n, 64)).toBe(Status.DONE);
+    // 512 bytes in 64-byte transactions: 8 posted writes, each refused upstream.
+    expect(start(Operation.Fill, 0n, 0x9000_0000n, 512)).toBe(Status.DONE);
     expect(b.counters.postedWriteErrors).toBe(8);
     expect(e.counters.dmaErrors).toBe(1);
     const reporting = endpoint({ refuse, postedWriteErrors: 'report' });

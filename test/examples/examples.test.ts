@@ -10,7 +10,9 @@ describe('README examples', () => {
   it('the scenario example fills a mapped page by DMA and faults on an unmapped one (cause 13)', () => {
     const r = scenario();
     expect(r.ok).toBe(true);
-    expect(r.translations).toBe(4096 / 8 + 1); // 512 8-byte beats of the fill, then the faulting read
+    // The fill moves 4 KiB in 64-byte transactions (the engine's default burstBytes), each
+    // translated once: 4096 / 64 = 64 translations, then one for the faulting read.
+    expect(r.translations).toBe(4096 / 64 + 1);
     expect(r.faultCauses).toEqual([13]);
     expect(r.text).toMatch(/result: ok/);
   });

@@ -43,9 +43,11 @@ describe('the report of the default scenario', () => {
 
   it('accounts for the DMA API, the commands and the devices', () => {
     const w = report.workloads[0];
-    expect(w).toMatchObject({ device: '3020000.dma-controller', op: 'read', buffers: 2000, verified: 2000, dmaMaps: 2000, dmaUnmaps: 2000 });
-    expect(report.kernel.dma.mapped).toBe(2 + 2000);
-    expect(report.kernel.dma.unmapped).toBe(2 + 2000);
+    expect(w).toMatchObject({ device: '3020000.dma-controller', op: 'read', buffers: 10000, verified: 10000, dmaMaps: 10000, dmaUnmaps: 10000 });
+    // 4 KiB buffers read in 64-byte transactions, one translation each: 4096 / 64 = 64 per buffer.
+    expect(w.translations).toBe(10000 * 64);
+    expect(report.kernel.dma.mapped).toBe(2 + 10000);
+    expect(report.kernel.dma.unmapped).toBe(2 + 10000);
     expect(report.kernel.dma.syncs).toBe(report.kernel.dma.unmapped); // strict: one sync per unmap
     const commands = Object.fromEntries(report.iommus[0].commands.map((c) => [c.name, c.count]));
     const inv = report.iommus[0].invalidations;
@@ -55,7 +57,7 @@ describe('the report of the default scenario', () => {
     expect(commands['IOTINVAL.VMA']).toBe((inv?.pages ?? 0) + (inv?.pscid ?? 0) + (inv?.all ?? 0));
     expect(commands['IODIR.INVAL_DDT']).toBe(inv?.directory);
     const engine = report.devices.find((d) => d.name === '3020000.dma-controller');
-    expect(engine).toMatchObject({ transfers: 2001, bytes: 8192 + 2000 * 4096, errors: 0 });
+    expect(engine).toMatchObject({ transfers: 10001, bytes: 8192 + 10000 * 4096, errors: 0 });
     expect(report.devices.find((d) => d.name === '0000:00:02.0')).toMatchObject({ transfers: 0, errors: 1 });
   });
 

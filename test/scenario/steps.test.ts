@@ -71,7 +71,8 @@ describe('domains, attach, detach, map, unmap', () => {
     const iommu = r.report.iommus[0];
     expect(iommu.walks.firstStage).toBe(2);
     expect(iommu.caches.iotlb.misses).toBe(2);
-    expect(iommu.translations.untranslated).toBe(2048); // 8 KiB read and written in 8-byte beats
+    // 8 KiB read and written in 64-byte transactions, one translation each: 2 * 8192 / 64.
+    expect(iommu.translations.untranslated).toBe(256);
   });
 
   it('returns a device to its default domain with detach and with attach to default', () => {
@@ -145,12 +146,13 @@ describe('domains, attach, detach, map, unmap', () => {
         `  - domain: { name: p, device: ${PCI1} }`,
         `  - attach: { device: ${PCI1}, domain: p }`,
         '  - map: { domain: p, iova: 0x10000, phys: buf, size: 4K, prot: r }',
-        `  - dma: { device: ${PCI1}, op: fill, dst: 0x10000, length: 64 }`,
+        // 512 bytes in 64-byte write transactions: 8 writes, each blocked and recorded.
+        `  - dma: { device: ${PCI1}, op: fill, dst: 0x10000, length: 512 }`,
         `  - expect: { faults: { device: ${PCI1}, cause: 15, count: 8 } }`,
         '  - expect: { memory: { address: buf, length: 4K, equals: zero } }',
       ),
     );
-    expect(r.report.steps[9].summary).toBe(`${PCI1}: fill of 64 B at 0x10000 completed, but the IOMMU blocked 8 accesses the device did not see fail (posted writes); IOMMU fault: cause 15 (Write/AMO page fault)`);
+    expect(r.report.steps[9].summary).toBe(`${PCI1}: fill of 512 B at 0x10000 completed, but the IOMMU blocked 8 transactions the device did not see fail (posted writes); IOMMU fault: cause 15 (Write/AMO page fault)`);
   });
 });
 

@@ -27,8 +27,9 @@ describe('workload', () => {
       expect(w).toMatchObject({ step: 0, label: 'stream', device: '3020000.dma-controller', op, buffers: 50, bytes: 50 * 4096, verified: 50 });
       expect(w.dmaMaps).toBe(50 * mapsPerBuffer);
       expect(w.dmaUnmaps).toBe(w.dmaMaps);
-      // 8-byte beats: 512 translations per 4 KiB read or written.
-      expect(w.translations).toBe(50 * 512 * (op === 'copy' ? 2 : 1));
+      // 64-byte transactions (burstBytes), one translation each: 4096 / 64 = 64 translations
+      // per 4 KiB read or written; a copy reads and writes.
+      expect(w.translations).toBe(50 * 64 * (op === 'copy' ? 2 : 1));
       expect(r.report.devices.find((d) => d.name === w.device)).toMatchObject({ transfers: 50, bytes: 50 * 4096, errors: 0 });
     }
   });

@@ -1,13 +1,18 @@
 // The iommu-lab DMA engine: a memory-to-memory DMA master (register map in registers.ts).
-// A transfer moves data through the engine's upstream DmaPort in beats: each beat is the
-// largest naturally aligned access of at most 8 bytes that fits the remaining length and the
-// alignment of the addresses involved, so 8-byte aligned buffers move in 8-byte accesses.
-// The engine stops at the first access its upstream does not complete (an IOMMU abort, a bus
-// error, poisoned data) and reports it in STATUS and ERROR_ADDRESS.
+// A transfer moves data through the engine's upstream DmaPort in transactions, as a real
+// master issues bus transactions (PCIe memory request TLPs, AXI bursts): each transaction
+// moves min(remaining length, burstBytes, bytes to the next 4 KiB boundary of the source
+// (copy, read-verify), bytes to the next 4 KiB boundary of the destination (copy, fill)), at
+// any byte alignment, and never crosses a 4 KiB boundary (PCIe Base Specification: requests
+// must not cross a 4-KB boundary, section 2.2.7 in 4.0 and later), so an IOMMU translates each
+// one once. A copy reads a transaction into the engine's staging buffer and writes it out;
+// a fill writes the pattern; a read-verify reads and compares. The engine stops at the first
+// transaction its upstream does not complete (an IOMMU abort, a bus error, poisoned data) or
+// at the first byte that does not match, and reports it in STATUS, ERROR_ADDRESS and PROGRESS.
 //
 // Timing is a parameter: with `bytesPerCycle` 0 (the default) a transfer runs to completion
 // inside the register write that starts it; otherwise it is spread over simulated time, one
-// burst of `burstBytes` per Clock event, each taking ceil(burst / bytesPerCycle) cycles.
+// transaction per Clock event, each taking ceil(bytes / bytesPerCycle) cycles.
 
 import type { Clock, ScheduledEvent } from '../../sim/clock.js';
 import { InterruptLine } from '../../sim/irq.js';
@@ -47,18 +52,21 @@ export interface DmaEngineOptions {
   clock?: Clock;
   /** Throughput in bytes per cycle; 0 moves a whole transfer at once. */
   bytesPerCycle?: number;
-  /** Bytes moved per clock event in timed mode (default 64). */
+  /**
+   * The largest transaction (bytes moved per clock event in timed mode): a power of two,
+   * 8..4096 (default 64, a cache line; PCIe Max_Payload_Size is 128..4096).
+   */
   burstBytes?: number;
 }
 
 export interface DmaEngineCounters {
-  /** Bytes written (copy, fill) or read (read-verify) by completed beats. */
+  /** Bytes written (copy, fill) by completed transactions, or verified (read-verify). */
   bytes: number;
   /** Transfers that completed without error. */
   transfers: number;
   /** Transfers that ended with an error (including software aborts). */
   errors: number;
-  /** Accesses issued upstream. */
+  /** Transactions issued upstream. */
   reads: number;
   writes: number;
 }
@@ -90,7 +98,14 @@ export class DmaEngine implements MmioDevice {
   private op = 0;
   private src = 0n;
   private dst = 0n;
-  private pattern = 0n;
+  /** Low 12 bits of src and dst (their offsets in the 4 KiB page), kept as numbers. */
+  private srcOff = 0;
+  private dstOff = 0;
+  /** Fill/read-verify data: byte i is pattern byte (i mod 8), for burstBytes + 8 bytes. */
+  private readonly patternBytes: Uint8Array;
+  private patternOf = -1n; // the pattern patternBytes holds (-1: none yet)
+  /** Where a copy's data waits between its read and its write. */
+  private readonly staging: Uint8Array;
   private event: ScheduledEvent | null = null;
 
   constructor(options: DmaEngineOptions) {
@@ -103,7 +118,10 @@ export class DmaEngine implements MmioDevice {
     this.burstBytes = options.burstBytes ?? 64;
     if (!(this.bytesPerCycle >= 0)) throw new RangeError(`${this.name}: bytesPerCycle must be >= 0, not ${this.bytesPerCycle}`);
     if (this.bytesPerCycle > 0 && this.clock === null) throw new RangeError(`${this.name}: a timed engine (bytesPerCycle > 0) needs a clock`);
-    if (!Number.isInteger(this.burstBytes) || this.burstBytes < 8) throw new RangeError(`${this.name}: burstBytes must be an integer >= 8`);
+    const b = this.burstBytes;
+    if (!Number.isInteger(b) || b < 8 || b > 4096 || (b & (b - 1)) !== 0) throw new RangeError(`${this.name}: burstBytes must be a power of two between 8 and 4096, not ${b}`);
+    this.staging = new Uint8Array(b);
+    this.patternBytes = new Uint8Array(b + 8);
   }
 
   get busy(): boolean {
@@ -244,7 +262,16 @@ export class DmaEngine implements MmioDevice {
     this.op = (this.control & Control.OP_MASK) >>> Control.OP_SHIFT;
     this.src = this.source;
     this.dst = this.destination;
-    this.pattern = this.fill;
+    this.srcOff = Number(this.src & 0xfffn);
+    this.dstOff = Number(this.dst & 0xfffn);
+    if (this.fill !== this.patternOf) {
+      // Byte i of the buffer is pattern byte (i mod 8): a transaction at address A takes its
+      // data from offset (A mod 8).
+      const p = this.patternBytes;
+      for (let i = 0; i < 8; i++) p[i] = Number((this.fill >> BigInt(8 * i)) & 0xffn);
+      for (let i = 8; i < p.length; i++) p[i] = p[i & 7];
+      this.patternOf = this.fill;
+    }
     this.progress = 0;
     this.errorAddress = 0n;
     this.status = Status.BUSY;
@@ -257,73 +284,92 @@ export class DmaEngine implements MmioDevice {
       this.finish(ErrorCause.InvalidOperation, 0n, false);
       return;
     }
-    if (this.bytesPerCycle === 0) this.run(Number.POSITIVE_INFINITY);
-    else this.scheduleBurst();
+    if (this.bytesPerCycle === 0) this.run();
+    else this.schedule();
   }
 
-  private scheduleBurst(): void {
-    const burst = Math.min(this.burstBytes, this.length - this.progress);
-    const cycles = Math.max(1, Math.ceil(burst / this.bytesPerCycle));
-    this.event = (this.clock as Clock).schedule(cycles, () => {
-      this.event = null;
-      if (this.run(this.burstBytes) && this.busy) this.scheduleBurst();
-    });
+  /** Schedules the next transaction, which takes ceil(bytes / bytesPerCycle) cycles (at least 1). */
+  private schedule(): void {
+    const cycles = Math.max(1, Math.ceil(this.nextLength() / this.bytesPerCycle));
+    this.event = (this.clock as Clock).schedule(cycles, this.onEvent);
   }
 
-  /** Moves up to `budget` bytes; returns false when the transfer ended (completed or failed). */
-  private run(budget: number): boolean {
-    let moved = 0;
-    while (this.progress < this.length) {
-      if (moved >= budget) return true;
-      const n = this.beat();
-      if (n === 0) return false;
-      moved += n;
-    }
+  /** The clock event of timed mode: the transaction scheduled, then the next one (or the end). */
+  private readonly onEvent = (): void => {
+    this.event = null;
+    if (this.progress < this.length && !this.transaction()) return;
+    if (!this.busy) return;
+    if (this.progress >= this.length) this.finish(ErrorCause.None, 0n, false);
+    else this.schedule();
+  };
+
+  /** Runs the whole transfer (untimed mode). */
+  private run(): void {
+    while (this.progress < this.length) if (!this.transaction()) return;
     this.finish(ErrorCause.None, 0n, false);
-    return false;
   }
 
-  /** One access (or read-write pair); returns the bytes moved, 0 when the transfer failed. */
-  private beat(): number {
-    const remaining = this.length - this.progress;
+  /**
+   * The size of the next transaction: min(remaining, burstBytes, bytes to the next 4 KiB
+   * boundary of each address the operation uses); 0 when the transfer is complete.
+   */
+  private nextLength(): number {
+    let n = Math.min(this.length - this.progress, this.burstBytes);
+    if (this.op !== Operation.Fill) n = Math.min(n, 4096 - this.srcOff);
+    if (this.op !== Operation.ReadVerify) n = Math.min(n, 4096 - this.dstOff);
+    return n;
+  }
+
+  /**
+   * One transaction (a read and a write for a copy); returns false when the transfer failed
+   * (it is then finished), true when it may go on (it finishes when progress reaches length).
+   */
+  private transaction(): boolean {
+    const n = this.nextLength();
     const port = this.port;
     const r = this.requester;
-    const srcLow = Number(this.src & 7n);
-    const dstLow = Number(this.dst & 7n);
-    const low = this.op === Operation.Copy ? srcLow | dstLow : this.op === Operation.Fill ? dstLow : srcLow;
-    let size = 8;
-    while (size > remaining || (low & (size - 1)) !== 0) size >>= 1;
-    const sz = size as MmioSize;
-    if (this.op !== Operation.Fill) {
+    const op = this.op;
+    if (op !== Operation.Fill) {
       this.counters.reads++;
-      const s = port.read(r, this.src, sz);
+      const s = port.readBurst(r, this.src, n, this.staging, 0);
       if (s !== DmaPortStatus.Ok) return this.fail(s, this.src, false);
-      if (this.op === Operation.ReadVerify && port.value !== this.patternAt(srcLow, size)) {
-        this.finish(ErrorCause.Mismatch, this.src, false);
-        return 0;
+      if (op === Operation.ReadVerify) {
+        const data = this.staging;
+        const expected = this.patternBytes;
+        const phase = this.srcOff & 7;
+        for (let i = 0; i < n; i++) {
+          if (data[i] !== expected[phase + i]) {
+            // The bytes before the first mismatch were verified.
+            this.progress += i;
+            this.counters.bytes += i;
+            this.finish(ErrorCause.Mismatch, this.src + BigInt(i), false);
+            return false;
+          }
+        }
       }
     }
-    if (this.op !== Operation.ReadVerify) {
-      const data = this.op === Operation.Copy ? port.value : this.patternAt(dstLow, size);
+    if (op !== Operation.ReadVerify) {
       this.counters.writes++;
-      const s = port.write(r, this.dst, sz, data);
+      const s = op === Operation.Copy ? port.writeBurst(r, this.dst, n, this.staging, 0) : port.writeBurst(r, this.dst, n, this.patternBytes, this.dstOff & 7);
       if (s !== DmaPortStatus.Ok) return this.fail(s, this.dst, true);
     }
-    this.src += BigInt(size);
-    this.dst += BigInt(size);
-    this.progress += size;
-    this.counters.bytes += size;
-    return size;
+    const step = BigInt(n);
+    if (op !== Operation.Fill) {
+      this.src += step;
+      this.srcOff = (this.srcOff + n) & 0xfff;
+    }
+    if (op !== Operation.ReadVerify) {
+      this.dst += step;
+      this.dstOff = (this.dstOff + n) & 0xfff;
+    }
+    this.progress += n;
+    this.counters.bytes += n;
+    return true;
   }
 
-  private patternAt(byte: number, size: number): bigint {
-    const bits = BigInt(size * 8);
-    return (this.pattern >> BigInt(byte * 8)) & ((1n << bits) - 1n);
-  }
-
-  private fail(s: DmaPortStatusValue, address: bigint, write: boolean): number {
+  private fail(s: DmaPortStatusValue, address: bigint, write: boolean): false {
     this.finish(CAUSE_OF_STATUS[s], address, write);
-    return 0;
+    return false;
   }
 
   private finish(cause: ErrorCauseValue, address: bigint, write: boolean): void {

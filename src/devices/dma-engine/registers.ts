@@ -15,18 +15,32 @@
 //                                  bit 1 DONE (W1C) the last transfer ended, well or not
 //                                  bit 2 ERROR (W1C) it ended with an error
 //                                  bits 6:4 CAUSE (RO) why: see ErrorCause
-//                                  bit 7 ERR_WRITE (RO) the failing access was a write
+//                                  bit 7 ERR_WRITE (RO) the failing transaction was a write
 //   0x10    SOURCE         RW      64-bit source address (copy, read-verify)
 //   0x18    DESTINATION    RW      64-bit destination address (copy, fill)
 //   0x20    LENGTH         RW      transfer length in bytes (32 bits)
 //   0x24    PASID          RW      bits 19:0: the PASID sent when CONTROL.PV
 //   0x28    FILL           RW      64-bit pattern: written by fill, expected by read-verify;
 //                                  the byte at address A is pattern byte (A mod 8)
-//   0x30    ERROR_ADDRESS  RO      64-bit address of the access that failed
-//   0x38    PROGRESS       RO      bytes completed by the current (or last) transfer
+//   0x30    ERROR_ADDRESS  RO      64-bit address where the transfer stopped: the start
+//                                  address of the transaction that failed, the address of
+//                                  the first mismatching byte (read-verify), or the next
+//                                  address to be accessed (software abort)
+//   0x38    PROGRESS       RO      bytes completed by the current (or last) transfer: the
+//                                  bytes of its completed transactions (plus, on a
+//                                  mismatch, the bytes verified before the mismatching one)
 //   0x40    BYTES          RO      64-bit count of bytes moved since reset
 //   0x48    TRANSFERS      RO      transfers completed without error since reset
 //   0x4c    ERRORS         RO      transfers ended by an error since reset
+//
+// The engine moves data in transactions (bus transactions: PCIe memory requests, AXI bursts)
+// of any byte alignment. Each moves min(remaining length, burstBytes (a build parameter of the
+// engine, default 64), bytes to the next 4 KiB boundary of SOURCE (copy, read-verify), bytes
+// to the next 4 KiB boundary of DESTINATION (copy, fill)): no transaction crosses a 4 KiB
+// boundary (PCIe Base Specification section 2.2.7), and an IOMMU translates each once. A
+// copy reads a transaction and then writes it. The transfer stops at the first transaction
+// the upstream does not complete; nothing of that transaction is written. A timed engine
+// issues one transaction per ceil(bytes / bytesPerCycle) cycles.
 //
 // Other offsets read as zero and ignore writes; so do 1- and 2-byte accesses. START latches
 // OP, PV, PRIV, SOURCE, DESTINATION, LENGTH, PASID and FILL: writing them while BUSY changes

@@ -10,7 +10,8 @@
 // `deviceIdFor(rid)` (the platform derives it from the device tree's iommu-map). Writes are
 // posted: an error on a write is counted here and not returned to the function (the PCIe
 // completer signals it with an error message, not a completion), unless `postedWriteErrors`
-// is 'report'.
+// is 'report'. A burst (readBurst/writeBurst: one memory request TLP) follows the same rules
+// and counts as one DMA read or write.
 
 import type { MmioDevice, MmioSize } from '../../sim/mmio.js';
 import { join64 } from '../../sim/u64.js';
@@ -186,6 +187,26 @@ class RootComplexPort implements DmaPort {
     const up = b.upstream;
     const r = this.map(requester);
     const s = up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.write(r, address, size, data);
+    if (s === DmaPortStatus.Ok) return s;
+    b.counters.postedWriteErrors++;
+    return b.reportPostedWriteErrors ? s : DmaPortStatus.Ok;
+  }
+
+  readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
+    this.bridge.counters.dmaReads++;
+    const up = this.bridge.upstream;
+    const r = this.map(requester);
+    if (up === null) return DmaPortStatus.BusError;
+    if (r === null) return DmaPortStatus.Aborted;
+    return up.readBurst(r, address, length, into, offset);
+  }
+
+  writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
+    const b = this.bridge;
+    b.counters.dmaWrites++;
+    const up = b.upstream;
+    const r = this.map(requester);
+    const s = up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.writeBurst(r, address, length, from, offset);
     if (s === DmaPortStatus.Ok) return s;
     b.counters.postedWriteErrors++;
     return b.reportPostedWriteErrors ? s : DmaPortStatus.Ok;

@@ -7,7 +7,8 @@
 // (bus << 8 | devfn), are issued only while Command.Bus Master Enable is set (otherwise they
 // fail as bus errors without leaving the function), and completions with errors set the
 // architected Status bits (Received Master Abort for an Unsupported Request, Received Target
-// Abort for a Completer Abort, Detected Parity Error for poisoned data).
+// Abort for a Completer Abort, Detected Parity Error for poisoned data). Bursts (one memory
+// request TLP each) follow the same rules and count as one DMA read or write.
 
 import { InterruptLine } from '../../sim/irq.js';
 import type { MmioDevice, MmioSize } from '../../sim/mmio.js';
@@ -379,6 +380,30 @@ class FunctionDmaPort implements DmaPort {
       return DmaPortStatus.BusError;
     }
     return bridge.inbound.write(this.stamp(requester), address, size, data);
+  }
+
+  readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
+    const fn = this.fn;
+    const bridge = fn.bridge;
+    fn.counters.dmaReads++;
+    if (bridge === null || !fn.busMasterEnabled) {
+      fn.counters.dmaBlocked++;
+      return DmaPortStatus.BusError;
+    }
+    const s = bridge.inbound.readBurst(this.stamp(requester), address, length, into, offset);
+    if (s !== DmaPortStatus.Ok) fn.noteCompletionError(s);
+    return s;
+  }
+
+  writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
+    const fn = this.fn;
+    const bridge = fn.bridge;
+    fn.counters.dmaWrites++;
+    if (bridge === null || !fn.busMasterEnabled) {
+      fn.counters.dmaBlocked++;
+      return DmaPortStatus.BusError;
+    }
+    return bridge.inbound.writeBurst(this.stamp(requester), address, length, from, offset);
   }
 
   /** A function can only send its own requester id; PASID and privilege come from the master. */

@@ -2,6 +2,13 @@
 // (specification section "Aborting transactions"). It also performs what an MSI page-table
 // entry in MRIF mode asks for (AIA "MSI PTE, MRIF mode"): a 32-bit MSI write becomes a
 // pending bit set in the memory-resident interrupt file, followed by the notice MSI.
+//
+// Requests come in two forms: single accesses of at most 8 bytes (read/write, data as a
+// bigint) and bursts (readBurst/writeBurst): one transaction of up to 4096 bytes that stays
+// inside one 4 KiB page, translated ONCE at its start address, as an IOMMU translates one
+// PCIe memory request. Either form is aborted if it crosses a page boundary (the bridge does
+// not split requests). Read data that the system bus flags as corrupted completes with
+// Poisoned (the data is delivered).
 
 import { Cause } from '../../formats/riscv-iommu/records.js';
 import type { MmioSize } from '../../sim/mmio.js';
@@ -19,6 +26,8 @@ export const DmaStatus = {
   BusError: 2,
   /** A write to an MRIF page that is not an MSI the IOMMU can store: accepted and discarded. */
   Discarded: 3,
+  /** A read completed, but the system bus flagged its data as corrupted (a poisoned completion). */
+  Poisoned: 4,
 } as const;
 export type DmaStatusValue = (typeof DmaStatus)[keyof typeof DmaStatus];
 
@@ -64,7 +73,49 @@ export class IoBridge {
     const r = this.bus.access(rsp.address(offset), size, req.write, data);
     if (r.status === AccessStatus.AccessFault) return DmaStatus.BusError;
     this.value = r.value;
-    return DmaStatus.Ok;
+    return r.status === AccessStatus.DataCorruption && !req.write ? DmaStatus.Poisoned : DmaStatus.Ok;
+  }
+
+  /**
+   * A DMA read transaction of `length` bytes at the request's address, translated once; the
+   * data lands in `into[offset..offset+length)`. An MRIF page reads as zeros.
+   */
+  readBurst(req: TranslationRequest, length: number, into: Uint8Array, offset: number): DmaStatusValue {
+    req.write = false;
+    const rsp = this.response;
+    this.translator.translate(req, rsp);
+    if (rsp.status !== ResponseStatus.Success) return DmaStatus.Aborted;
+    const pageOffset = req.iovaLo & 0xfff;
+    if (!(length >= 1 && pageOffset + length <= 4096)) return DmaStatus.Aborted;
+    if (rsp.isMrif) {
+      into.fill(0, offset, offset + length);
+      return DmaStatus.Ok;
+    }
+    const s = this.bus.readBurstAt(rsp.ppn, pageOffset, length, into, offset);
+    return s === AccessStatus.AccessFault ? DmaStatus.BusError : s === AccessStatus.DataCorruption ? DmaStatus.Poisoned : DmaStatus.Ok;
+  }
+
+  /**
+   * A DMA write transaction of `from[offset..offset+length)`, translated once. To an MRIF page
+   * only a naturally aligned 4-byte write is an MSI the IOMMU stores; any other write there is
+   * accepted and discarded.
+   */
+  writeBurst(req: TranslationRequest, length: number, from: Uint8Array, offset: number): DmaStatusValue {
+    req.write = true;
+    const rsp = this.response;
+    this.translator.translate(req, rsp);
+    if (rsp.status !== ResponseStatus.Success) return DmaStatus.Aborted;
+    const pageOffset = req.iovaLo & 0xfff;
+    if (!(length >= 1 && pageOffset + length <= 4096)) return DmaStatus.Aborted;
+    if (rsp.isMrif) {
+      if (length !== 4 || (pageOffset & 3) !== 0) {
+        this.mrif.discarded++;
+        return DmaStatus.Discarded;
+      }
+      const data = (from[offset] | (from[offset + 1] << 8) | (from[offset + 2] << 16) | (from[offset + 3] << 24)) >>> 0;
+      return this.mrifAccess(req, 4, pageOffset, BigInt(data));
+    }
+    return this.bus.writeBurstAt(rsp.ppn, pageOffset, length, from, offset) === AccessStatus.AccessFault ? DmaStatus.BusError : DmaStatus.Ok;
   }
 
   private mrifAccess(req: TranslationRequest, size: MmioSize, offset: number, data: bigint): DmaStatusValue {

@@ -55,7 +55,8 @@ describe('DMA-engine driver', () => {
     expect(ch.stats).toMatchObject({ transfers: 1, interrupts: 1, errors: 0, bytes: 8192 });
     expect(m.kernel.irq.counts.get(PLATFORM)).toBe(1);
     expect(m.engine.irq.asserted).toBe(false); // acknowledged by the handler
-    expect(m.engine.counters).toMatchObject({ bytes: 8192, reads: 1024, writes: 1024 });
+    // Counters count transactions: 8 KiB in 64-byte transactions (burstBytes) = 128 each way.
+    expect(m.engine.counters).toMatchObject({ bytes: 8192, reads: 128, writes: 128 });
   });
 
   it('fills and verifies, and reports a mismatch with its physical address', () => {
@@ -108,8 +109,9 @@ describe('DMA-engine driver', () => {
     expect(ch.copy(src, dst, 4096)).toMatchObject({ ok: true, bytes: 4096 });
     expect(m.memory.readBytes(dst, 4096)).toEqual(bytes(4096, 3));
     expect(m.pciEngine?.engine.requester.deviceId).toBe(0x08);
-    expect(m.pciEngine?.counters.dmaReads).toBe(512);
-    expect(m.pcie.counters.dmaWrites).toBe(512);
+    // One memory request per 64-byte transaction (the engine's burstBytes): 4096 / 64.
+    expect(m.pciEngine?.counters.dmaReads).toBe(64);
+    expect(m.pcie.counters.dmaWrites).toBe(64);
     expect(ch.stats.interrupts).toBe(0);
   });
 
