@@ -497,6 +497,7 @@ export function machineOptions(s: Scenario): MachineOptions {
       },
     },
     dmaBytesPerCycle: c.dmaEngine.bytesPerCycle,
+    ...(c.dmaEngine.burstBytes === undefined ? {} : { dmaBurstBytes: c.dmaEngine.burstBytes }),
     kernel: {
       iommu: { defaultDomain: c.kernel.defaultDomain, strict: c.kernel.invalidation === 'strict' },
       dma: {

@@ -51,7 +51,7 @@ export interface ScenarioConfig {
     directoryLevels?: 1 | 2 | 3;
     caches: { iotlb?: CacheConfig; deviceContexts?: CacheConfig; processContexts?: CacheConfig };
   };
-  dmaEngine: { bytesPerCycle: number };
+  dmaEngine: { bytesPerCycle: number; burstBytes: number | undefined };
 }
 
 export interface MemoryCheck {
@@ -244,6 +244,11 @@ const configSchema = mapping('config', {
       const n = parseInteger(v, 0, 1 << 30, 'a throughput in bytes per cycle');
       return n;
     }).optional(),
+    'burst-bytes': value((v) => {
+      const n = parseInteger(v, 8, 4096, 'a transaction size of 8 to 4096 bytes');
+      if (n instanceof Problem) return n;
+      return (n & (n - 1)) === 0 ? n : new Problem(`burst-bytes must be a power of two, got ${describeValue(v)}`);
+    }).optional(),
   }).optional(),
 });
 
@@ -264,7 +269,7 @@ function toConfig(raw: RawConfig | undefined): ScenarioConfig {
       directoryLevels: r?.['directory-levels'] as 1 | 2 | 3 | undefined,
       caches: { iotlb: caches?.iotlb, deviceContexts: caches?.['device-contexts'], processContexts: caches?.['process-contexts'] },
     },
-    dmaEngine: { bytesPerCycle: raw?.['dma-engine']?.['bytes-per-cycle'] ?? 0 },
+    dmaEngine: { bytesPerCycle: raw?.['dma-engine']?.['bytes-per-cycle'] ?? 0, burstBytes: raw?.['dma-engine']?.['burst-bytes'] },
   };
 }
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { reportJson, type Report } from '../../src/report/index.js';
 import type { Progress } from '../../src/scenario/index.js';
-import { run, runFails, runOk, yaml } from './helpers.js';
+import { loadErrors, run, runFails, runOk, yaml } from './helpers.js';
 
 function workload(fields: string, config = ''): string {
   return yaml(...(config === '' ? [] : [config]), 'steps:', '  - label: stream', `    workload: { device: dma0, ${fields} }`);
@@ -32,6 +32,17 @@ describe('workload', () => {
       expect(w.translations).toBe(50 * 64 * (op === 'copy' ? 2 : 1));
       expect(r.report.devices.find((d) => d.name === w.device)).toMatchObject({ transfers: 50, bytes: 50 * 4096, errors: 0 });
     }
+  });
+
+  it('translates once per bus transaction: config.dma-engine.burst-bytes sets the transaction size', () => {
+    // PCIe Base 2.2.7: a request never crosses a 4 KiB boundary, so a 4 KiB buffer takes
+    // 4096 / burst-bytes transactions.
+    for (const burst of [8, 256, 4096]) {
+      const r = runOk(workload('buffers: 10, size: 4K, op: read', `config: { dma-engine: { burst-bytes: ${burst} } }`));
+      expect(r.report.workloads[0].translations).toBe(10 * (4096 / burst));
+    }
+    expect(loadErrors(workload('buffers: 1, size: 4K', 'config: { dma-engine: { burst-bytes: 100 } }'))).toEqual(['test.yaml:1: config.dma-engine.burst-bytes: burst-bytes must be a power of two, got 100']);
+    expect(loadErrors(workload('buffers: 1, size: 4K', 'config: { dma-engine: { burst-bytes: 8192 } }'))).toEqual([expect.stringMatching(/^test\.yaml:1: config\.dma-engine\.burst-bytes: /)]);
   });
 
   it('picks sizes from a list and buffers sequentially or at random', () => {

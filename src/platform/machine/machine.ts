@@ -34,6 +34,8 @@ export interface MachineOptions {
   riscvIommu?: RiscvIommuOptions;
   /** Throughput of DMA engines in bytes per cycle (0: a transfer completes when started). */
   dmaBytesPerCycle?: number;
+  /** Largest bus transaction of DMA engines in bytes (a power of two, 8..4096; default 64). */
+  dmaBurstBytes?: number;
   /** Kernel options (IOMMU default-domain policy, DMA flush queue). */
   kernel?: Omit<KernelOptions, 'drivers'>;
 }
@@ -183,7 +185,7 @@ export class Machine {
       deviceId = refs[0].args[0] ?? 0;
     }
     const wires = this.wiresOf(node);
-    const engine = new DmaEngine({ name: node.path, port, deviceId: deviceId ?? 0, irq: wires[0], clock: this.clock, bytesPerCycle: this.options.dmaBytesPerCycle ?? 0 });
+    const engine = new DmaEngine({ name: node.path, port, deviceId: deviceId ?? 0, irq: wires[0], clock: this.clock, bytesPerCycle: this.options.dmaBytesPerCycle ?? 0, burstBytes: this.options.dmaBurstBytes });
     const r = region(node);
     this.bus.mmio.map(node.path, r.base, r.size, engine);
     this.dmaEngines.push({ node, engine, deviceId });
@@ -216,7 +218,7 @@ export class Machine {
         const iommu = this.newIommu(child, []);
         bridge.attach(new PciMmioFunction({ name: child.path, ...PCI_RISCV_IOMMU_IDS, registers: iommu.model, size: 0x1000n }), dev, fn, bus);
       } else if (compatibleWith(child, pciCompatible(PCI_DMA_ENGINE_IDS.vendor, PCI_DMA_ENGINE_IDS.device))) {
-        bridge.attach(new PciDmaEngineFunction({ name: child.path, clock: this.clock, bytesPerCycle: this.options.dmaBytesPerCycle ?? 0 }), dev, fn, bus);
+        bridge.attach(new PciDmaEngineFunction({ name: child.path, clock: this.clock, bytesPerCycle: this.options.dmaBytesPerCycle ?? 0, burstBytes: this.options.dmaBurstBytes }), dev, fn, bus);
       }
     }
     if (target !== null) {
