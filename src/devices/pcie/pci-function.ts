@@ -358,52 +358,42 @@ class FunctionDmaPort implements DmaPort {
   constructor(private readonly fn: PciFunction) {}
 
   read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue {
-    const fn = this.fn;
-    const bridge = fn.bridge;
-    fn.counters.dmaReads++;
-    if (bridge === null || !fn.busMasterEnabled) {
-      fn.counters.dmaBlocked++;
-      return DmaPortStatus.BusError;
-    }
-    const s = bridge.inbound.read(this.stamp(requester), address, size);
-    if (s === DmaPortStatus.Ok) this.value = bridge.inbound.value;
-    else fn.noteCompletionError(s);
+    const up = this.upstream(false);
+    if (up === null) return DmaPortStatus.BusError;
+    const s = up.read(this.stamp(requester), address, size);
+    if (s === DmaPortStatus.Ok) this.value = up.value;
+    else this.fn.noteCompletionError(s);
     return s;
   }
 
   write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
-    const fn = this.fn;
-    const bridge = fn.bridge;
-    fn.counters.dmaWrites++;
-    if (bridge === null || !fn.busMasterEnabled) {
-      fn.counters.dmaBlocked++;
-      return DmaPortStatus.BusError;
-    }
-    return bridge.inbound.write(this.stamp(requester), address, size, data);
+    const up = this.upstream(true);
+    return up === null ? DmaPortStatus.BusError : up.write(this.stamp(requester), address, size, data);
   }
 
   readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
-    const fn = this.fn;
-    const bridge = fn.bridge;
-    fn.counters.dmaReads++;
-    if (bridge === null || !fn.busMasterEnabled) {
-      fn.counters.dmaBlocked++;
-      return DmaPortStatus.BusError;
-    }
-    const s = bridge.inbound.readBurst(this.stamp(requester), address, length, into, offset);
-    if (s !== DmaPortStatus.Ok) fn.noteCompletionError(s);
+    const up = this.upstream(false);
+    if (up === null) return DmaPortStatus.BusError;
+    const s = up.readBurst(this.stamp(requester), address, length, into, offset);
+    if (s !== DmaPortStatus.Ok) this.fn.noteCompletionError(s);
     return s;
   }
 
   writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
+    const up = this.upstream(true);
+    return up === null ? DmaPortStatus.BusError : up.writeBurst(this.stamp(requester), address, length, from, offset);
+  }
+
+  /** Counts the request; the root complex's port, or null when the function may not master the bus. */
+  private upstream(write: boolean): DmaPort | null {
     const fn = this.fn;
-    const bridge = fn.bridge;
-    fn.counters.dmaWrites++;
-    if (bridge === null || !fn.busMasterEnabled) {
+    if (write) fn.counters.dmaWrites++;
+    else fn.counters.dmaReads++;
+    if (fn.bridge === null || !fn.busMasterEnabled) {
       fn.counters.dmaBlocked++;
-      return DmaPortStatus.BusError;
+      return null;
     }
-    return bridge.inbound.writeBurst(this.stamp(requester), address, length, from, offset);
+    return fn.bridge.inbound;
   }
 
   /** A function can only send its own requester id; PASID and privilege come from the master. */

@@ -82,11 +82,9 @@ export class IoBridge {
    */
   readBurst(req: TranslationRequest, length: number, into: Uint8Array, offset: number): DmaStatusValue {
     req.write = false;
+    const pageOffset = this.translateBurst(req, length);
+    if (pageOffset < 0) return DmaStatus.Aborted;
     const rsp = this.response;
-    this.translator.translate(req, rsp);
-    if (rsp.status !== ResponseStatus.Success) return DmaStatus.Aborted;
-    const pageOffset = req.iovaLo & 0xfff;
-    if (!(length >= 1 && pageOffset + length <= 4096)) return DmaStatus.Aborted;
     if (rsp.isMrif) {
       into.fill(0, offset, offset + length);
       return DmaStatus.Ok;
@@ -102,11 +100,9 @@ export class IoBridge {
    */
   writeBurst(req: TranslationRequest, length: number, from: Uint8Array, offset: number): DmaStatusValue {
     req.write = true;
+    const pageOffset = this.translateBurst(req, length);
+    if (pageOffset < 0) return DmaStatus.Aborted;
     const rsp = this.response;
-    this.translator.translate(req, rsp);
-    if (rsp.status !== ResponseStatus.Success) return DmaStatus.Aborted;
-    const pageOffset = req.iovaLo & 0xfff;
-    if (!(length >= 1 && pageOffset + length <= 4096)) return DmaStatus.Aborted;
     if (rsp.isMrif) {
       if (length !== 4 || (pageOffset & 3) !== 0) {
         this.mrif.discarded++;
@@ -116,6 +112,15 @@ export class IoBridge {
       return this.mrifAccess(req, 4, pageOffset, BigInt(data));
     }
     return this.bus.writeBurstAt(rsp.ppn, pageOffset, length, from, offset) === AccessStatus.AccessFault ? DmaStatus.BusError : DmaStatus.Ok;
+  }
+
+  /** Translates a transaction (once); its offset in the page, or -1 when it is aborted. */
+  private translateBurst(req: TranslationRequest, length: number): number {
+    this.translator.translate(req, this.response);
+    if (this.response.status !== ResponseStatus.Success) return -1;
+    const pageOffset = req.iovaLo & 0xfff;
+    // The bridge splits DMA at page boundaries: a transaction that crosses one is broken.
+    return length >= 1 && pageOffset + length <= 4096 ? pageOffset : -1;
   }
 
   private mrifAccess(req: TranslationRequest, size: MmioSize, offset: number, data: bigint): DmaStatusValue {
