@@ -5,11 +5,10 @@
 
 import { Cause, MessageCode, PAGE_REQUEST_RECORD_SIZE, PrgResponseCode, Ttyp } from '../../formats/riscv-iommu/records.js';
 import { InterruptCause } from '../../formats/riscv-iommu/registers.js';
-import { AccessStatus } from '../../sim/physical-memory.js';
 import type { SystemBus } from '../../sim/system-bus.js';
-import { bswap32 } from '../../sim/u64.js';
 import type { FaultQueue } from './fault-queue.js';
 import type { Interrupts } from './interrupts.js';
+import { OutboundQueue } from './outbound-queue.js';
 import type { PcieMessage } from './pcie-messages.js';
 import type { QueueBase } from './queue-base.js';
 import type { IommuState } from './state.js';
@@ -26,75 +25,24 @@ export interface PageRequestStats {
   memoryFaults: number;
 }
 
-export class PageRequestQueue {
-  enabled = false;
-  interruptEnable = false;
-  on = false;
-  memoryFault = false;
-  overflow = false;
+export class PageRequestQueue extends OutboundQueue {
   readonly stats: PageRequestStats = { received: 0, queued: 0, stopMarkers: 0, autoResponses: new Map(), discarded: 0, overflows: 0, memoryFaults: 0 };
 
   constructor(
-    readonly q: QueueBase,
-    private readonly state: IommuState,
-    private readonly bus: SystemBus,
-    private readonly interrupts: Interrupts,
+    q: QueueBase,
+    state: IommuState,
+    bus: SystemBus,
+    interrupts: Interrupts,
     private readonly faultQueue: FaultQueue,
     private readonly translator: Translator,
     private readonly send: (msg: PcieMessage) => void,
-  ) {}
-
-  reset(): void {
-    this.q.reset();
-    this.enabled = this.interruptEnable = this.on = this.memoryFault = this.overflow = false;
+  ) {
+    super(q, state, bus, interrupts, InterruptCause.PQ);
   }
 
-  readCsr(): number {
-    if (!this.state.ats) return 0;
-    return (
-      (this.enabled ? 1 : 0) |
-      (this.interruptEnable ? 2 : 0) |
-      (this.memoryFault ? 1 << 8 : 0) |
-      (this.overflow ? 1 << 9 : 0) |
-      (this.on ? 1 << 16 : 0) |
-      (this.q.busy ? 1 << 17 : 0)
-    );
-  }
-
-  writeCsr(value: number): void {
-    if (!this.state.ats || this.q.busy) return;
-    this.interruptEnable = (value & 2) !== 0;
-    if ((value & (1 << 8)) !== 0) this.memoryFault = false;
-    if ((value & (1 << 9)) !== 0) this.overflow = false;
-    const en = (value & 1) !== 0;
-    if (en !== this.enabled) {
-      this.enabled = en;
-      this.q.control(() => {
-        if (en) {
-          this.q.tail = 0;
-          this.memoryFault = false;
-          this.overflow = false;
-        }
-        this.on = en;
-      });
-    }
-    // pip is set while pie is 1 and an error bit is 1 (§ ipsr): setting pie with one pending sets it.
-    if (this.errorPending()) this.interrupts.raise(InterruptCause.PQ);
-  }
-
-  writeBase(value: bigint): void {
-    if (!this.state.ats || this.q.busy || this.on) return;
-    this.q.writeBase(value);
-    this.q.head = 0;
-  }
-
-  writeHead(value: number): void {
-    if (!this.state.ats) return;
-    this.q.head = this.q.wrap(value);
-  }
-
-  errorPending(): boolean {
-    return this.interruptEnable && (this.overflow || this.memoryFault);
+  /** The page-request queue's registers exist only with ATS. */
+  protected override get implemented(): boolean {
+    return this.state.ats;
   }
 
   /** Handles a "Page Request" or "Stop Marker" message from a device. */
@@ -171,14 +119,8 @@ export class PageRequestQueue {
     const payloadHi = Number((msg.payload >> 32n) & 0xffffffffn);
     const ppn = q.entryPage(q.tail, PAGE_REQUEST_RECORD_SIZE);
     const off = q.entryOffset(q.tail, PAGE_REQUEST_RECORD_SIZE);
-    if (!this.write(ppn, off, w0lo, w0hi) || !this.write(ppn, off + 8, payloadLo, payloadHi)) return false;
+    if (!this.writeDoubleword(ppn, off, w0lo, w0hi) || !this.writeDoubleword(ppn, off + 8, payloadLo, payloadHi)) return false;
     q.tail = q.next(q.tail);
     return true;
-  }
-
-  private write(ppn: number, off: number, lo: number, hi: number): boolean {
-    if (!this.state.inPas(ppn)) return false;
-    const s = this.state.be ? this.bus.write64(ppn, off, bswap32(hi), bswap32(lo)) : this.bus.write64(ppn, off, lo, hi);
-    return s !== AccessStatus.AccessFault;
   }
 }
