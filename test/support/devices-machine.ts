@@ -27,6 +27,7 @@ import { MsiController } from '../../src/sim/irq.js';
 import { MmioBus } from '../../src/sim/mmio.js';
 import { PhysicalMemory } from '../../src/sim/physical-memory.js';
 import { SystemBus } from '../../src/sim/system-bus.js';
+import { ONE_HART_CPUS } from './dts-parts.js';
 
 export const RAM_BASE = 0x8000_0000n;
 export const RAM_SIZE = 0x400_0000n; // 64 MiB
@@ -92,20 +93,7 @@ export const DEVICES_MACHINE_DTS = `/dts-v1/;
 	compatible = "iommu-lab,devices-test";
 	model = "iommu-lab devices test machine";
 
-	cpus {
-		#address-cells = <1>;
-		#size-cells = <0>;
-		cpu@0 {
-			device_type = "cpu";
-			reg = <0>;
-			compatible = "riscv";
-			cpu0_intc: interrupt-controller {
-				#interrupt-cells = <1>;
-				interrupt-controller;
-				compatible = "riscv,cpu-intc";
-			};
-		};
-	};
+	${ONE_HART_CPUS}
 
 	memory@80000000 {
 		device_type = "memory";

@@ -6,7 +6,7 @@
 
 import { writeDtb } from '../../src/formats/dtb/index.js';
 import type { DeviceTree } from '../../src/formats/devicetree/tree.js';
-import { describeCause, Reg } from '../../src/formats/riscv-iommu/index.js';
+import { commandName, describeCause, Reg } from '../../src/formats/riscv-iommu/index.js';
 import { Plic, PLIC_REGION_SIZE } from '../../src/devices/plic.js';
 import { RiscvIommu, type RiscvIommuOptions } from '../../src/hw/riscv-iommu/index.js';
 import { imsicDriver } from '../../src/os/drivers/irqchip/imsic.js';
@@ -22,6 +22,7 @@ import { MsiController } from '../../src/sim/irq.js';
 import { MmioBus, type MmioDevice } from '../../src/sim/mmio.js';
 import { PhysicalMemory, type Endianness } from '../../src/sim/physical-memory.js';
 import { SystemBus } from '../../src/sim/system-bus.js';
+import { ONE_HART_CPUS } from './dts-parts.js';
 
 export const RAM_BASE = 0x8000_0000n;
 export const RAM_SIZE = 256n << 20n;
@@ -150,7 +151,7 @@ export class OsMachine {
     const out: { name: string; words: [bigint, bigint] }[] = [];
     for (let i = from; i !== cq.producerIndex; i = (i + 1) % cq.entries) {
       const w = cq.entry(i);
-      out.push({ name: commandNameOf(w), words: [w[0], w[1]] });
+      out.push({ name: commandName(w), words: [w[0], w[1]] });
     }
     return out;
   }
@@ -188,13 +189,6 @@ export class OsMachine {
 }
 
 export const DEFAULT_ENDPOINTS: readonly EndpointSpec[] = [{ name: 'dma', deviceIds: [5] }];
-
-function commandNameOf(w: readonly [bigint, bigint]): string {
-  const opcode = Number(w[0] & 0x7fn);
-  const func3 = Number((w[0] >> 7n) & 7n);
-  const names: Record<number, string[]> = { 1: ['IOTINVAL.VMA', 'IOTINVAL.GVMA'], 2: ['IOFENCE.C'], 3: ['IODIR.INVAL_DDT', 'IODIR.INVAL_PDT'], 4: ['ATS.INVAL', 'ATS.PRGR'] };
-  return names[opcode]?.[func3] ?? `opcode ${opcode}`;
-}
 
 function hexCell(v: bigint): string {
   return `0x${v.toString(16)}`;
@@ -266,20 +260,7 @@ function machineDts(o: OsMachineOptions): string {
 	compatible = "iommu-lab,os-machine";
 	model = "iommu-lab test machine";
 
-	cpus {
-		#address-cells = <1>;
-		#size-cells = <0>;
-		cpu@0 {
-			device_type = "cpu";
-			reg = <0>;
-			compatible = "riscv";
-			cpu0_intc: interrupt-controller {
-				#interrupt-cells = <1>;
-				interrupt-controller;
-				compatible = "riscv,cpu-intc";
-			};
-		};
-	};
+	${ONE_HART_CPUS}
 
 	memory@${RAM_BASE.toString(16)} {
 		device_type = "memory";

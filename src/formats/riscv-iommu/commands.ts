@@ -1,7 +1,7 @@
 // Command-queue commands (specification section "Command-Queue (CQ)"): 16 bytes, two
 // doublewords. opcode in bits 6:0 and func3 in bits 9:7 of the first doubleword.
 
-import { bits, encode, type Layout } from '../bitfield.js';
+import { bits, encode, extract, type Layout } from '../bitfield.js';
 
 export const COMMAND_SIZE = 16;
 
@@ -194,4 +194,18 @@ function atsWord0(func3: number, t: AtsTarget): bigint {
     PV: t.pasid !== undefined,
     PID: t.pasid ?? 0,
   });
+}
+
+const NAMES: Readonly<Record<number, readonly string[]>> = {
+  [Opcode.IOTINVAL]: ['IOTINVAL.VMA', 'IOTINVAL.GVMA'],
+  [Opcode.IOFENCE]: ['IOFENCE.C'],
+  [Opcode.IODIR]: ['IODIR.INVAL_DDT', 'IODIR.INVAL_PDT'],
+  [Opcode.ATS]: ['ATS.INVAL', 'ATS.PRGR'],
+};
+
+/** The name of a command from its opcode and func3 ("IOTINVAL.VMA"), or a description of it. */
+export function commandName(cmd: CommandWords): string {
+  const opcode = Number(extract(cmd[0], CommandHeaderLayout.opcode));
+  const func3 = Number(extract(cmd[0], CommandHeaderLayout.func3));
+  return NAMES[opcode]?.[func3] ?? `opcode ${opcode} func3 ${func3}`;
 }

@@ -3,9 +3,8 @@
 // number in a memory word tells the driver that everything before it has completed. Errors
 // (cmd_ill, cqmf, cmd_to) stop the queue until software clears them.
 
-import { CommandHeaderLayout, iofenceC, Opcode, type CommandWords } from '../../../formats/riscv-iommu/commands.js';
+import { commandName, iofenceC, Opcode, type CommandWords } from '../../../formats/riscv-iommu/commands.js';
 import { CqcsrLayout, Reg } from '../../../formats/riscv-iommu/registers.js';
-import { extract } from '../../../formats/bitfield.js';
 import { hex } from '../../../sim/u64.js';
 import type { IommuContext } from './context.js';
 import { RiscvIommuError } from './errors.js';
@@ -22,20 +21,6 @@ const CQCSR_FENCE_W_IP = 1 << CqcsrLayout.fence_w_ip.lsb;
 const CQCSR_ERRORS = CQCSR_CMD_ILL | CQCSR_CQMF | CQCSR_CMD_TO | CQCSR_FENCE_W_IP;
 /** Memory faults cleared (retried) in a row before the driver stops retrying. */
 const MEMORY_FAULT_RETRIES = 3;
-
-const NAMES: Readonly<Record<number, readonly string[]>> = {
-  [Opcode.IOTINVAL]: ['IOTINVAL.VMA', 'IOTINVAL.GVMA'],
-  [Opcode.IOFENCE]: ['IOFENCE.C'],
-  [Opcode.IODIR]: ['IODIR.INVAL_DDT', 'IODIR.INVAL_PDT'],
-  [Opcode.ATS]: ['ATS.INVAL', 'ATS.PRGR'],
-};
-
-/** The name of a command from its opcode and func3 ("IOTINVAL.VMA"), or a description of it. */
-export function commandName(cmd: CommandWords): string {
-  const opcode = Number(extract(cmd[0], CommandHeaderLayout.opcode));
-  const func3 = Number(extract(cmd[0], CommandHeaderLayout.func3));
-  return NAMES[opcode]?.[func3] ?? `opcode ${opcode} func3 ${func3}`;
-}
 
 export class CommandQueue {
   /** Software's producer index: where the next command goes. */

@@ -5,7 +5,7 @@ export { riscvIommuPlatformDriver, choosePlatformInterrupts } from './platform-d
 export { riscvIommuPciDriver, pciFunctionNode, RISCV_IOMMU_PCI_CLASS } from './pci-driver.js';
 export { RiscvIommuDevice, IOTLB_INVAL_LIMIT_PAGES, MAX_PSCID, type RiscvDeviceInfo, type ContextTarget } from './iommu.js';
 export { RiscvPagingDomain, PAGE_SIZES } from './domains.js';
-export { CommandQueue, commandName, CQ_LOG2_ENTRIES } from './command-queue.js';
+export { CommandQueue, CQ_LOG2_ENTRIES } from './command-queue.js';
 export { createFaultQueue, FQ_LOG2_ENTRIES, type FaultQueue } from './fault-queue.js';
 export { InboundQueue, type InboundQueueSpec, type InboundQueueError } from './inbound-queue.js';
 export { createPageRequestQueue, decodePageRequest, type PageRequest, type PageRequestQueue } from './page-request-queue.js';
