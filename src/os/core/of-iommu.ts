@@ -3,6 +3,7 @@
 // node, and `iommu-map = <rid-base &iommu iommu-base length>` with `iommu-map-mask` on a PCI
 // host bridge, which map each requester id to an IOMMU and an ID.
 
+import { phandleSpecifiers } from '../../formats/devicetree/specifiers.js';
 import type { DeviceTree, DtNode } from '../../formats/devicetree/tree.js';
 
 export interface IommuReference {
@@ -16,19 +17,8 @@ export class IommuBindingError extends Error {}
 
 /** The `iommus` references of a device node (empty when it has none). */
 export function iommusOf(dt: DeviceTree, node: DtNode): IommuReference[] {
-  const cells = node.u32s('iommus');
-  if (cells === undefined) return [];
-  const out: IommuReference[] = [];
-  for (let i = 0; i < cells.length; ) {
-    const iommu = dt.byPhandle(cells[i]);
-    if (iommu === undefined) throw new IommuBindingError(`${node.path}: iommus refers to phandle ${cells[i]}, which no node has`);
-    const n = iommu.u32('#iommu-cells');
-    if (n === undefined) throw new IommuBindingError(`${node.path}: iommus refers to ${iommu.path}, which has no #iommu-cells`);
-    if (i + 1 + n > cells.length) throw new IommuBindingError(`${node.path}: iommus ends inside the specifier for ${iommu.path} (#iommu-cells = ${n})`);
-    out.push({ iommu, args: cells.slice(i + 1, i + 1 + n) });
-    i += 1 + n;
-  }
-  return out;
+  const list = phandleSpecifiers(dt, node, 'iommus', '#iommu-cells', (m) => new IommuBindingError(m)) ?? [];
+  return list.map(({ target, args }) => ({ iommu: target, args }));
 }
 
 export interface IommuMapEntry {

@@ -2,6 +2,7 @@
 // specifiers into handlers; the kernel dispatches at safe points (never inside a device
 // access), the way a CPU takes interrupts between instructions.
 
+import { phandleSpecifiers, type PhandleSpecifier } from '../../formats/devicetree/specifiers.js';
 import type { DeviceTree, DtNode } from '../../formats/devicetree/tree.js';
 import type { Hart } from '../../sim/hart.js';
 import type { KernelLog } from './log.js';
@@ -71,16 +72,8 @@ export class InterruptSubsystem {
 
   /** How many interrupts `node` has (entries of interrupts-extended, or of interrupts). */
   count(node: DtNode): number {
-    const extended = node.u32s('interrupts-extended');
-    if (extended !== undefined) {
-      let n = 0;
-      for (let i = 0; i < extended.length; n++) {
-        const ctrl = this.dt.byPhandle(extended[i]);
-        if (ctrl === undefined) throw new IrqError(`${node.path}: interrupts-extended names unknown phandle ${extended[i]}`);
-        i += 1 + this.interruptCells(ctrl);
-      }
-      return n;
-    }
+    const extended = this.extended(node);
+    if (extended !== undefined) return extended.length;
     const cells = node.u32s('interrupts');
     if (cells === undefined) return 0;
     return Math.floor(cells.length / this.interruptCells(this.interruptParent(node)));
@@ -144,17 +137,11 @@ export class InterruptSubsystem {
 
   /** Resolves interrupt `index` of `node` to (controller node, specifier cells). */
   private specifier(node: DtNode, index: number): { controller: DtNode; cells: number[] } {
-    const extended = node.u32s('interrupts-extended');
+    const extended = this.extended(node);
     if (extended !== undefined) {
-      let i = 0;
-      for (let n = 0; i < extended.length; n++) {
-        const ctrl = this.dt.byPhandle(extended[i]);
-        if (ctrl === undefined) throw new IrqError(`${node.path}: interrupts-extended names unknown phandle ${extended[i]}`);
-        const count = this.interruptCells(ctrl);
-        if (n === index) return { controller: ctrl, cells: extended.slice(i + 1, i + 1 + count) };
-        i += 1 + count;
-      }
-      throw new IrqError(`${node.path}: no interrupt ${index} in interrupts-extended`);
+      const spec = extended[index];
+      if (spec === undefined) throw new IrqError(`${node.path}: no interrupt ${index} in interrupts-extended`);
+      return { controller: spec.target, cells: spec.args };
     }
     const cells = node.u32s('interrupts');
     if (cells === undefined) throw new IrqError(`${node.path}: has no interrupts`);
@@ -162,6 +149,10 @@ export class InterruptSubsystem {
     const count = this.interruptCells(ctrl);
     if ((index + 1) * count > cells.length) throw new IrqError(`${node.path}: no interrupt ${index} in interrupts`);
     return { controller: ctrl, cells: cells.slice(index * count, (index + 1) * count) };
+  }
+
+  private extended(node: DtNode): PhandleSpecifier[] | undefined {
+    return phandleSpecifiers(this.dt, node, 'interrupts-extended', '#interrupt-cells', (m) => new IrqError(m));
   }
 
   private interruptParent(node: DtNode): DtNode {

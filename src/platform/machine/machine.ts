@@ -8,6 +8,7 @@ import { DirectDmaPort, type DmaPort } from '../../devices/dma-port.js';
 import { DmaEngine } from '../../devices/dma-engine/index.js';
 import { Plic, PLIC_REGION_SIZE } from '../../devices/plic.js';
 import { assignBars, PCI_RISCV_IOMMU_IDS, PciDmaEngineFunction, PcieHostBridge, PciMmioFunction, pciWindowsOf, PCI_DMA_ENGINE_IDS, type BarAssignment } from '../../devices/pcie/index.js';
+import { phandleSpecifiers, type PhandleSpecifier } from '../../formats/devicetree/specifiers.js';
 import { DeviceTreeError, type DeviceTree, type DtNode } from '../../formats/devicetree/tree.js';
 import { writeDtb } from '../../formats/dtb/index.js';
 import { RiscvIommu, RiscvIommuDmaPort, type RiscvIommuOptions } from '../../hw/riscv-iommu/index.js';
@@ -83,7 +84,7 @@ export class Machine {
   ) {
     const nodes = [...tree.root.walk()].filter((n) => n.has('compatible') && enabled(n));
     // The hart's supervisor-level interrupt file (the one on the S-mode external interrupt, 9).
-    const imsicNode = nodes.find((n) => compatibleWith(n, 'riscv,imsics') && (n.u32s('interrupts-extended')?.some((cell, i) => i % 2 === 1 && cell === 9) ?? true));
+    const imsicNode = nodes.find((n) => compatibleWith(n, 'riscv,imsics') && (this.interruptsExtended(n)?.some((s) => s.args[0] === 9) ?? true));
     if (imsicNode !== undefined) {
       const r = region(imsicNode);
       this.interruptFile = new MsiController(imsicNode.path, r.base, imsicNode.u32('riscv,num-ids') ?? 255);
@@ -135,15 +136,19 @@ export class Machine {
   private buildPlic(node: DtNode): Plic {
     const sources = node.u32('riscv,ndev');
     if (sources === undefined) throw new DeviceTreeError(`${node.path}: a PLIC needs riscv,ndev`, node.location);
-    const ext = node.u32s('interrupts-extended') ?? [];
-    const contexts = Math.max(1, Math.floor(ext.length / 2));
-    const plic = new Plic(node.path, sources, contexts);
+    // One context per interrupts-extended entry; the one on the supervisor external interrupt
+    // (9) drives the hart's pin.
+    const ext = this.interruptsExtended(node) ?? [];
+    const plic = new Plic(node.path, sources, Math.max(1, ext.length));
     this.bus.mmio.map(node.path, region(node).base, PLIC_REGION_SIZE, plic);
-    // The context wired to the supervisor external interrupt (9) drives the hart's pin.
-    for (let c = 0; c < contexts; c++) {
-      if (ext[2 * c + 1] === 9) plic.contexts[c].onChange((level) => this.hart.externalInterrupt.set(level));
-    }
+    ext.forEach((s, c) => {
+      if (s.args[0] === 9) plic.contexts[c].onChange((level) => this.hart.externalInterrupt.set(level));
+    });
     return plic;
+  }
+
+  private interruptsExtended(node: DtNode): PhandleSpecifier[] | undefined {
+    return phandleSpecifiers(this.tree, node, 'interrupts-extended', '#interrupt-cells', (m) => new DeviceTreeError(m, node.property('interrupts-extended')?.location));
   }
 
   /** The PLIC source lines of `node`'s `interrupts` (wired to the platform's PLIC). */

@@ -1,6 +1,7 @@
 // Driver for a RISC-V IMSIC interrupt file (riscv,imsics): MSIs are writes to its doorbell,
 // the kernel hands out interrupt identities, and the hart claims them from its file.
 
+import { phandleSpecifiers } from '../../../formats/devicetree/specifiers.js';
 import type { DtNode } from '../../../formats/devicetree/tree.js';
 import type { Device, Driver, ProbeResult } from '../../driver-model/device.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -18,8 +19,8 @@ export const imsicDriver: Driver = {
     if (ids === undefined) return { error: 'missing riscv,num-ids' };
     // Only the supervisor-level file (wired to the S-mode external interrupt, 9) is the
     // kernel's; a machine-level file belongs to firmware (Linux fails its probe likewise).
-    const ext = node.u32s('interrupts-extended');
-    if (ext !== undefined && !ext.some((cell, i) => i % 2 === 1 && cell === S_EXTERNAL_INTERRUPT)) {
+    const ext = phandleSpecifiers(kernel.dt, node, 'interrupts-extended', '#interrupt-cells', (m) => new Error(m));
+    if (ext !== undefined && !ext.some((s) => s.args[0] === S_EXTERNAL_INTERRUPT)) {
       return { error: 'not a supervisor-level interrupt file (interrupts-extended names no S-mode external interrupt)' };
     }
     kernel.irq.registerMsiTarget(region(node).base, ids);
