@@ -182,14 +182,10 @@ class RootComplexPort implements DmaPort {
   }
 
   write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
-    const b = this.bridge;
-    b.counters.dmaWrites++;
-    const up = b.upstream;
+    this.bridge.counters.dmaWrites++;
+    const up = this.bridge.upstream;
     const r = this.map(requester);
-    const s = up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.write(r, address, size, data);
-    if (s === DmaPortStatus.Ok) return s;
-    b.counters.postedWriteErrors++;
-    return b.reportPostedWriteErrors ? s : DmaPortStatus.Ok;
+    return this.posted(up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.write(r, address, size, data));
   }
 
   readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
@@ -202,14 +198,17 @@ class RootComplexPort implements DmaPort {
   }
 
   writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
-    const b = this.bridge;
-    b.counters.dmaWrites++;
-    const up = b.upstream;
+    this.bridge.counters.dmaWrites++;
+    const up = this.bridge.upstream;
     const r = this.map(requester);
-    const s = up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.writeBurst(r, address, length, from, offset);
+    return this.posted(up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.writeBurst(r, address, length, from, offset));
+  }
+
+  /** A write is posted: its error is counted, and reaches the function only when configured to. */
+  private posted(s: DmaPortStatusValue): DmaPortStatusValue {
     if (s === DmaPortStatus.Ok) return s;
-    b.counters.postedWriteErrors++;
-    return b.reportPostedWriteErrors ? s : DmaPortStatus.Ok;
+    this.bridge.counters.postedWriteErrors++;
+    return this.bridge.reportPostedWriteErrors ? s : DmaPortStatus.Ok;
   }
 
   private map(from: DmaRequester): DmaRequester | null {
