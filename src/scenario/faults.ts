@@ -1,11 +1,11 @@
-// Faults as a scenario sees them: every fault the IOMMU core routes to a domain's owner is
-// recorded here (the scenario owns every domain for the purpose of watching), and `expect
-// faults` checks the ones reported since its previous check. Cause names come from the
+// Faults as a scenario sees them: every fault reported to the IOMMU core is recorded here
+// (through the core's fault observers), and `expect faults` checks the ones reported since its
+// previous check. Cause names come from the
 // specification's cause table in formats/riscv-iommu (RISC-V IOMMU spec, "Fault/Event-Queue",
 // table of fault record CAUSE encodings).
 
 import { Cause, CAUSE_DESCRIPTIONS, describeCause } from '../formats/riscv-iommu/records.js';
-import type { FaultHandler, IommuDomain, IommuFault } from '../os/core/types.js';
+import type { IommuFault } from '../os/core/types.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import type { FaultReport } from '../report/types.js';
 import { hex } from '../sim/u64.js';
@@ -42,36 +42,10 @@ export class FaultCollector {
   readonly all: RecordedFault[] = [];
   /** Faults since the last `expect faults` check. */
   window: RecordedFault[] = [];
-  private readonly watched = new WeakSet<IommuDomain>();
 
-  constructor(private readonly kernel: Kernel) {}
-
-  /**
-   * Watches every domain the kernel has now: each group's current and default domain and
-   * each IOMMU's static domains. Cheap; called before every step so new domains are seen.
-   */
-  watchAll(): void {
-    const core = this.kernel.iommu;
-    for (const g of core.groups) {
-      if (g.domain !== null) this.watch(g.domain);
-      if (g.defaultDomain !== null) this.watch(g.defaultDomain);
-    }
-    for (const inst of core.instances) {
-      if (inst.ops.identityDomain !== undefined) this.watch(inst.ops.identityDomain);
-      if (inst.ops.blockedDomain !== undefined) this.watch(inst.ops.blockedDomain);
-    }
-  }
-
-  watch(domain: IommuDomain): void {
-    if (this.watched.has(domain)) return;
-    this.watched.add(domain);
-    // Observe, then let any previous owner decide whether the fault was handled; unhandled
-    // faults stay unhandled (logged by the core), as without the scenario.
-    const previous: FaultHandler | null = domain.faultHandler;
-    this.kernel.iommu.setFaultHandler(domain, (fault, d) => {
-      this.record(fault);
-      return previous !== null ? previous(fault, d) : false;
-    });
+  /** Observes every fault the kernel's IOMMU core is told of, whoever owns the domain. */
+  constructor(private readonly kernel: Kernel) {
+    kernel.iommu.faultObservers.push((fault) => this.record(fault));
   }
 
   private record(fault: IommuFault): void {

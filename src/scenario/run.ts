@@ -150,7 +150,6 @@ export class ScenarioRunner {
     for (const step of this.scenario.steps) {
       const record = this.stepReports[step.index];
       this.current = step;
-      faults.watchAll();
       try {
         record.summary = this.execute(step);
         kernel.poll();
@@ -277,7 +276,6 @@ export class ScenarioRunner {
         const dev = this.device(step.device);
         const domain = step.type === 'paging' ? kernel.iommu.domainAlloc(dev) : kernel.iommu.staticDomain(dev, step.type === 'identity' ? DomainType.Identity : DomainType.Blocked);
         this.domains.set(step.name, { name: step.name, domain, device: dev, type: step.type });
-        this.faults.watch(domain);
         return `${step.name}: ${domain.name} (${domain.type})`;
       }
       case 'attach': {

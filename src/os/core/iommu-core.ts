@@ -42,6 +42,11 @@ export class IommuCore {
   readonly instances: IommuInstance[] = [];
   readonly groups: IommuGroup[] = [];
   readonly stats = { faultsReported: 0, faultsUnhandled: 0 };
+  /**
+   * Observers of every reported fault, before it is routed (as Linux's IOMMU fault
+   * tracepoints): tools watch faults without owning domains.
+   */
+  readonly faultObservers: ((fault: IommuFault) => void)[] = [];
   private readonly groupsByKey = new Map<string, IommuGroup>();
   /** Called when an instance registers (the driver model retries deferred probes). */
   onRegister: () => void = () => undefined;
@@ -336,6 +341,7 @@ export class IommuCore {
   /** Called by IOMMU drivers: routes a fault to the owner of the device's current domain. */
   reportFault(fault: IommuFault): void {
     this.stats.faultsReported++;
+    for (const observe of this.faultObservers) observe(fault);
     const domain = fault.device === null ? null : this.domainOf(fault.device);
     if (domain !== null) {
       domain.stats.faults++;
