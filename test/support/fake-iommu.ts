@@ -5,18 +5,18 @@
 // allocate one "page-table page" per 2 MiB region from kernel.pages, handed back on the
 // gather's freelist when the region empties and freed by iotlbSync, like a real driver.
 
-import { writeDtb } from '../../../src/formats/dtb/index.js';
-import { DeviceTree, DtNode, encodeStrings, encodeU32s } from '../../../src/formats/devicetree/index.js';
-import { IommuDomain, type DomainOps, type DomainTypeValue, type IommuInstance, type IotlbGather } from '../../../src/os/core/types.js';
-import type { IommuPolicy } from '../../../src/os/core/iommu-core.js';
-import type { DmaOptions } from '../../../src/os/dma/dma-api.js';
-import { IommuDmaApi } from '../../../src/os/dma/dma-api.js';
-import { Device, type Driver } from '../../../src/os/driver-model/device.js';
-import { Kernel } from '../../../src/os/kernel/kernel.js';
-import { Clock } from '../../../src/sim/clock.js';
-import { Hart } from '../../../src/sim/hart.js';
-import { PhysicalMemory } from '../../../src/sim/physical-memory.js';
-import { SystemBus } from '../../../src/sim/system-bus.js';
+import { writeDtb } from '../../src/formats/dtb/index.js';
+import { DeviceTree, DtNode, encodeStrings, encodeU32s } from '../../src/formats/devicetree/index.js';
+import { IommuDomain, type DomainOps, type DomainTypeValue, type IommuInstance, type IotlbGather } from '../../src/os/core/types.js';
+import type { IommuPolicy } from '../../src/os/core/iommu-core.js';
+import type { DmaOptions } from '../../src/os/dma/dma-api.js';
+import { IommuDmaApi } from '../../src/os/dma/dma-api.js';
+import { Device, type Driver } from '../../src/os/driver-model/device.js';
+import { Kernel } from '../../src/os/kernel/kernel.js';
+import { Clock } from '../../src/sim/clock.js';
+import { Hart } from '../../src/sim/hart.js';
+import { PhysicalMemory } from '../../src/sim/physical-memory.js';
+import { SystemBus } from '../../src/sim/system-bus.js';
 
 export const IOMMU_PHANDLE = 1;
 export const RAM_BASE = 0x8000_0000n;

@@ -4,7 +4,7 @@ import { DomainType, Prot } from '../../../src/os/core/types.js';
 import { IommuDmaApi } from '../../../src/os/dma/dma-api.js';
 import { DEFAULT_FQ_SIZE, DEFAULT_FQ_TIMEOUT_CYCLES, DMA_CYCLES_PER_MS } from '../../../src/os/dma/flush-queue.js';
 import { DmaDirection, DmaMappingError } from '../../../src/os/dma/types.js';
-import { makeMachine, RAM_BASE, type FakeDomainOps } from './fake-iommu.js';
+import { makeMachine, RAM_BASE, type FakeDomainOps } from '../../support/fake-iommu.js';
 
 const PAGE = 4096n;
 const buf = (page: number, offset = 0): bigint => RAM_BASE + 0x100_0000n + BigInt(page) * PAGE + BigInt(offset);
