@@ -29,13 +29,6 @@ export const DmaPortStatus = {
 } as const;
 export type DmaPortStatusValue = (typeof DmaPortStatus)[keyof typeof DmaPortStatus];
 
-export const DMA_PORT_STATUS_NAMES: Readonly<Record<DmaPortStatusValue, string>> = {
-  [DmaPortStatus.Ok]: 'ok',
-  [DmaPortStatus.Aborted]: 'aborted',
-  [DmaPortStatus.BusError]: 'bus-error',
-  [DmaPortStatus.Poisoned]: 'poisoned',
-};
-
 /**
  * Who issues a request. Mutable and meant to be reused by a master for all its requests.
  * `deviceId` is the id the IOMMU sees: a platform device's stream/device id, or a PCIe

@@ -50,9 +50,3 @@ export function encode<L extends Layout>(layout: L, values: Encodable<L>): bigin
   return raw;
 }
 
-/** Bits of a `width`-bit word covered by no field of `layout`. */
-export function uncoveredMask(layout: Layout, width = 64): bigint {
-  let covered = 0n;
-  for (const f of Object.values(layout)) covered |= fieldMask(f);
-  return ((1n << BigInt(width)) - 1n) & ~covered;
-}

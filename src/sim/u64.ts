@@ -19,16 +19,6 @@ export function join64(hi: number, lo: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 
-/** Truncates to 64 bits, two's complement for negative inputs. */
-export function toU64(value: bigint | number): bigint {
-  return BigInt.asUintN(64, BigInt(value));
-}
-
-/** A mask of the low `bits` bits, as a BigInt. */
-export function maskBits(bits: number): bigint {
-  return bits >= 64 ? MASK64 : (1n << BigInt(bits)) - 1n;
-}
-
 /** Byte-swaps an unsigned 32-bit value. */
 export function bswap32(v: number): number {
   return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;

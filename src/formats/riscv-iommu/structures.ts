@@ -128,18 +128,3 @@ export const MsiPteMode = { Mrif: 1, Flat: 3 } as const;
 /** A memory-resident interrupt file: 512 bytes, pending/enable doubleword pairs per 64 ids. */
 export const MRIF_SIZE = 512;
 
-/**
- * extract(x, y) of the AIA specification: gathers the bits of `x` at the positions where
- * `mask` has ones, packed towards bit 0 in their original order.
- */
-export function extractBits(x: bigint, mask: bigint): bigint {
-  let out = 0n;
-  let j = 0n;
-  for (let i = 0n; mask >> i !== 0n; i++) {
-    if ((mask >> i) & 1n) {
-      out |= ((x >> i) & 1n) << j;
-      j++;
-    }
-  }
-  return out;
-}

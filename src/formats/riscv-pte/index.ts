@@ -85,11 +85,6 @@ export const Sv57x4 = mode('Sv57x4', 5, 8, 9, true);
 export const PAGING_MODES = { Sv32, Sv39, Sv48, Sv57, Sv32x4, Sv39x4, Sv48x4, Sv57x4 } as const;
 export type PagingModeName = keyof typeof PAGING_MODES;
 
-/** Index bits of level `level` (0 = leaf level) in a mode; the root level of x4 modes is 2 wider. */
-export function levelIndexBits(m: PagingMode, level: number): number {
-  return m.vpnBits + (m.x4 && level === m.levels - 1 ? 2 : 0);
-}
-
 /** Size in bytes of a leaf at `level` (0 = 4 KiB page). */
 export function leafSize(m: PagingMode, level: number): bigint {
   return 1n << BigInt(12 + level * m.vpnBits);

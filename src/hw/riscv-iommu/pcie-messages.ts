@@ -119,7 +119,7 @@ export function decodeInvalidationPayload(payload: bigint): DecodedInvalidationR
   const address = payload & ~0xfffn;
   const global = (payload & 1n) !== 0n;
   if (!s) return { address, global, s, base: address, size: 4096n };
-  // Size in the low address bits: the first zero bit at position X (from bit 12) gives 2^(X+1) pages.
+  // Size in the low address bits: the first zero bit at position X (from bit 12) gives 2^(X+1) bytes.
   let x = 12n;
   while (x < 64n && ((address >> x) & 1n) === 1n) x++;
   const size = x >= 63n ? 1n << 64n : 1n << (x + 1n);
