@@ -42,6 +42,8 @@ export class DmaRequester {
     public pasid = 0,
     /** Privileged-mode request (meaningful with a PASID). */
     public privileged = false,
+    /** PCIe AT = Translated: the address came from an ATS Translation Completion. */
+    public translated = false,
   ) {}
 }
 

@@ -7,3 +7,4 @@ export { pciWindowsOf, type PciWindow, type PciSpace } from './ranges.js';
 export { PciMmioFunction, type PciMmioFunctionOptions } from './mmio-function.js';
 export { PciDmaEngineFunction, type PciDmaEngineFunctionOptions } from './dma-engine-function.js';
 export * from './ids.js';
+export * from './ats.js';
