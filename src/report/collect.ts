@@ -2,14 +2,12 @@
 // did), the drivers' and the kernel's counters (what software asked for), and what the
 // scenario runner recorded (steps, expectations, workloads, faults).
 
-import { describeCause } from '../formats/riscv-iommu/records.js';
-import type { RiscvIommuStatistics } from '../hw/riscv-iommu/riscv-iommu.js';
 import { IommuDmaApi } from '../os/dma/dma-api.js';
 import { dmaEngineOf, dmaEngineDriver } from '../os/drivers/dma-engine/index.js';
-import { riscvIommuOf } from '../os/drivers/riscv-iommu/index.js';
 import type { Kernel } from '../os/kernel/kernel.js';
-import type { Machine, MachineIommu } from '../platform/machine/machine.js';
-import { FAULT_LIST_LIMIT, type CacheReport, type DeviceReport, type FaultReport, type IommuReport, type KernelReport, type Report, type StepReport, type WorkloadReport } from './types.js';
+import type { Machine } from '../platform/machine/machine.js';
+import { iommuReport } from './architectures/index.js';
+import { FAULT_LIST_LIMIT, type DeviceReport, type FaultReport, type KernelReport, type Report, type StepReport, type WorkloadReport } from './types.js';
 
 export interface ReportInput {
   scenario: Report['scenario'];
@@ -38,40 +36,6 @@ export function collectReport(input: ReportInput): Report {
     faults: { total: input.faults.length, list: input.faults.slice(0, FAULT_LIST_LIMIT) },
     unmodelled: machine.unmodelled.map((n) => n.path),
     time: { cycles: machine.clock.now, wallMs: input.wallMs },
-  };
-}
-
-function cache(c: { hits: number; misses: number; evictions: number; invalidations: number }): CacheReport {
-  const lookups = c.hits + c.misses;
-  return { lookups, hits: c.hits, misses: c.misses, hitRate: lookups === 0 ? 0 : c.hits / lookups, evictions: c.evictions, invalidations: c.invalidations };
-}
-
-export function iommuReport(iommu: MachineIommu, kernel: Kernel | null): IommuReport {
-  const s: RiscvIommuStatistics = iommu.model.statistics();
-  const r = s.requests;
-  const total = r.untranslated + r.translated + r.atsTranslation;
-  const byCause = Object.entries(s.faults.detected)
-    .map(([code, count]) => ({ cause: Number(code), name: describeCause(Number(code)), count }))
-    .sort((a, b) => a.cause - b.cause);
-  const walks = s.walks.deviceDirectory + s.walks.processDirectory + s.walks.firstStage + s.walks.secondStage;
-  const instance = kernel?.iommu.instances.find((i) => i.node.path === iommu.node.path);
-  const driver = riscvIommuOf(instance);
-  return {
-    name: instance?.name ?? iommu.node.path,
-    node: iommu.node.path,
-    translations: { ...r, total },
-    faults: { byCause, detected: byCause.reduce((a, c) => a + c.count, 0), recorded: s.faults.recorded, dropped: s.faults.dropped },
-    caches: {
-      iotlb: { ...cache(s.iotlb), fills: s.iotlb.fills, entries: s.iotlb.entries },
-      deviceContext: cache(s.deviceContextCache),
-      processContext: cache(s.processContextCache),
-    },
-    walks: { ...s.walks, perTranslation: total === 0 ? 0 : walks / total },
-    memory: { reads: s.memory.reads, writes: s.memory.writes, readsPerTranslation: total === 0 ? 0 : s.memory.reads / total },
-    commands: Object.entries(s.commands)
-      .map(([name, count]) => ({ name, count }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
-    invalidations: driver === null ? null : { ...driver.stats.invalidations, fences: driver.stats.fences },
   };
 }
 

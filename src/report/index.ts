@@ -2,7 +2,8 @@
 // kernel (collect.ts), printed as aligned text or stable JSON.
 
 export * from './types.js';
-export { collectReport, iommuReport, type ReportInput } from './collect.js';
+export { collectReport, type ReportInput } from './collect.js';
+export { iommuReport, iommuCounters, type IommuCounters } from './architectures/index.js';
 export { formatReport, table, percent } from './text.js';
 export { formatReportJson, reportJson, toJsonValue } from './json.js';
 export { formatExplanation } from './explain-text.js';

@@ -2,7 +2,7 @@
 // percentages. Everything in it comes from the typed Report (collect.ts).
 
 import { hex } from '../sim/u64.js';
-import type { CacheReport, IommuReport, Report } from './types.js';
+import type { CacheReport, IommuReport, NamedCount, Report } from './types.js';
 
 const NUMERIC = /^(-|[0-9][0-9.]*(%| B| KiB| MiB| GiB)?)$/;
 
@@ -41,38 +41,29 @@ function cacheRow(name: string, c: CacheReport): string[] {
   return [name, count(c.lookups), count(c.hits), count(c.misses), c.lookups === 0 ? '-' : percent(c.hitRate), count(c.evictions), count(c.invalidations)];
 }
 
+function counts(list: readonly NamedCount[]): string {
+  return list.map((c) => `${c.name} ${c.count}`).join(', ') || 'none';
+}
+
+function total(list: readonly NamedCount[]): number {
+  return list.reduce((a, c) => a + c.count, 0);
+}
+
 function iommuSection(i: IommuReport): string {
-  const t = i.translations;
-  let out = `IOMMU ${i.name} (${i.node})\n`;
+  let out = `${i.architecture} ${i.name} (${i.node})\n`;
   out += table([
-    ['translations', count(t.total), `untranslated ${t.untranslated}, translated ${t.translated}, ATS ${t.atsTranslation}, debug ${t.debug}`],
-    ['faults detected', count(i.faults.detected), `recorded in the fault queue ${i.faults.recorded}, dropped ${i.faults.dropped}`],
+    ['translations', count(i.translations.total), counts(i.translations.byKind)],
+    ['faults detected', count(i.faults.detected), `recorded in the ${i.faults.queue} ${i.faults.recorded}, dropped ${i.faults.dropped}`],
   ]);
   if (i.faults.byCause.length > 0) out += table(i.faults.byCause.map((c) => [`cause ${c.cause}`, c.name, count(c.count)]), '      ');
   out += '  caches\n';
-  out += table(
-    [
-      ['', 'lookups', 'hits', 'misses', 'hit rate', 'evictions', 'invalidations'],
-      cacheRow('IOTLB', i.caches.iotlb),
-      cacheRow('device context', i.caches.deviceContext),
-      cacheRow('process context', i.caches.processContext),
-    ],
-    '    ',
-  );
-  const w = i.walks;
+  out += table([['', 'lookups', 'hits', 'misses', 'hit rate', 'evictions', 'invalidations'], ...i.caches.map((c) => cacheRow(c.name, c))], '    ');
+  const d = i.driver;
   out += table([
-    ['page-table walks', count(w.firstStage + w.secondStage), `first stage ${w.firstStage}, second stage ${w.secondStage}; directory walks: device ${w.deviceDirectory}, process ${w.processDirectory}; ${ratio(w.perTranslation)} walks per translation`],
+    ['table walks', count(i.walks.total), `${counts(i.walks.byKind)}; ${ratio(i.walks.perTranslation)} per translation`],
     ['memory reads', count(i.memory.reads), `${ratio(i.memory.readsPerTranslation)} per translation; writes ${i.memory.writes}`],
-    ['commands executed', count(i.commands.reduce((a, c) => a + c.count, 0)), i.commands.map((c) => `${c.name} ${c.count}`).join(', ') || 'none'],
-    ...(i.invalidations === null
-      ? []
-      : [
-          [
-            'driver invalidations',
-            count(i.invalidations.pages + i.invalidations.pscid + i.invalidations.all + i.invalidations.directory),
-            `IOTINVAL.VMA by page ${i.invalidations.pages}, by PSCID ${i.invalidations.pscid}, all ${i.invalidations.all}; IODIR ${i.invalidations.directory}; fences ${i.invalidations.fences}`,
-          ],
-        ]),
+    ['commands executed', count(total(i.commands)), counts(i.commands)],
+    ...(d === null ? [] : [['driver invalidations', count(total(d.invalidations)), `${counts(d.invalidations)}; ${d.syncs.name} ${d.syncs.count}`]]),
   ]);
   return out;
 }
@@ -119,8 +110,8 @@ export function formatReport(r: Report): string {
       out += table(
         [
           ['DMA API', `${w.dmaMaps} maps, ${w.dmaUnmaps} unmaps`],
-          ['invalidation commands', `${w.invalidationCommands} (${ratio(w.invalidationsPerBuffer)} per buffer), fences ${w.fences}`],
-          ['translations', `${w.translations}, IOTLB hit rate ${percent(w.iotlbHitRate)}`],
+          ['invalidation commands', `${w.invalidationCommands} (${ratio(w.invalidationsPerBuffer)} per buffer), syncs ${w.syncs}`],
+          ['translations', `${w.translations}, TLB hit rate ${percent(w.tlbHitRate)}`],
           ['simulated cycles', count(w.cycles)],
         ],
         '      ',

@@ -12,32 +12,50 @@ export interface CacheReport {
   invalidations: number;
 }
 
+/** A number with what it counts ("untranslated", "IOTINVAL.VMA", "first stage"). */
+export interface NamedCount {
+  name: string;
+  count: number;
+}
+
+/**
+ * What one IOMMU did, in a shape every architecture fills: lists of named counts where the
+ * architectures differ (request kinds, caches, walk kinds, commands), so that reports of a
+ * RISC-V IOMMU and of an SMMUv3 read the same way.
+ */
 export interface IommuReport {
   /** The driver's name for the instance ("3010000.iommu"), or the node path if no driver bound. */
   name: string;
   node: string;
-  /** Requests the model translated, by kind (PCIe AT field) and the debug interface. */
-  translations: { untranslated: number; translated: number; atsTranslation: number; debug: number; total: number };
+  /** "RISC-V IOMMU", "SMMUv3", ... */
+  architecture: string;
+  /** Requests the model translated, by kind (PCIe AT field, debug interface). */
+  translations: { total: number; byKind: NamedCount[] };
   faults: {
-    /** Faults the model detected, by cause (RISC-V IOMMU spec, fault record CAUSE encodings). */
+    /** Faults the model detected, by cause (fault CAUSE / event type) with the specification's names. */
     byCause: { cause: number; name: string; count: number }[];
     detected: number;
-    /** Records written to the fault queue, and dropped (queue full or off). */
+    /** Records written to the fault (event) queue, and dropped (queue full or off). */
     recorded: number;
     dropped: number;
+    /** "fault queue", "event queue". */
+    queue: string;
   };
-  caches: {
-    iotlb: CacheReport & { fills: number; entries: number };
-    deviceContext: CacheReport;
-    processContext: CacheReport;
-  };
-  walks: { deviceDirectory: number; processDirectory: number; firstStage: number; secondStage: number; perTranslation: number };
+  /** The model's caches (IOTLB / TLB first). */
+  caches: (CacheReport & { name: string })[];
+  /** Table walks by kind (first stage, second stage, directories, ...). */
+  walks: { total: number; byKind: NamedCount[]; perTranslation: number };
   /** Implicit accesses to in-memory structures (tables, contexts, queues' records). */
   memory: { reads: number; writes: number; readsPerTranslation: number };
   /** Commands the model executed, by opcode name. */
-  commands: { name: string; count: number }[];
-  /** What the driver asked for (null without a RISC-V IOMMU driver bound). */
-  invalidations: { pages: number; pscid: number; all: number; directory: number; fences: number } | null;
+  commands: NamedCount[];
+  /** What the driver asked for (null without a driver bound). */
+  driver: {
+    /** Invalidation commands by scope. */
+    invalidations: NamedCount[];
+    /** Waits for completion (IOFENCE.C, CMD_SYNC), under their command name. */
+    syncs: NamedCount;
+  } | null;
 }
 
 export interface KernelReport {
@@ -73,12 +91,12 @@ export interface WorkloadReport {
   /** DMA API map and unmap calls during the workload. */
   dmaMaps: number;
   dmaUnmaps: number;
-  /** Invalidation commands (IOTINVAL, IODIR, ATS.INVAL) the driver submitted, and fences. */
+  /** Invalidation commands (IOTINVAL, IODIR, ATS.INVAL, TLBI_*, CFGI_*, ATC_INV) the driver submitted, and waits for completion (IOFENCE.C, CMD_SYNC). */
   invalidationCommands: number;
-  fences: number;
+  syncs: number;
   invalidationsPerBuffer: number;
-  /** IOTLB hit rate of the workload's own translations. */
-  iotlbHitRate: number;
+  /** Hit rate of the IOMMU's TLB (IOTLB) on the workload's own translations. */
+  tlbHitRate: number;
   translations: number;
 }
 

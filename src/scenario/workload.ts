@@ -4,13 +4,12 @@
 // queue. The loop allocates nothing per buffer beyond what the DMA API and the engine do, and
 // logs nothing: it runs at the models' speed.
 
-import type { RiscvIommuStatistics } from '../hw/riscv-iommu/riscv-iommu.js';
 import type { Device } from '../os/driver-model/device.js';
 import type { DmaEngineChannel, DmaEngineResult } from '../os/drivers/dma-engine/index.js';
-import { riscvIommuOf } from '../os/drivers/riscv-iommu/index.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import type { Machine } from '../platform/machine/machine.js';
 import { hex } from '../sim/u64.js';
+import { iommuCounters, type IommuCounters } from '../report/architectures/index.js';
 import type { WorkloadReport } from '../report/types.js';
 import { hardwareIdentity } from './devices.js';
 import { holdsPattern, patternStream, randomStream, sameWords, writeStream } from './memory.js';
@@ -31,8 +30,6 @@ export interface WorkloadContext {
   fail: (message: string) => never;
 }
 
-const INVALIDATION = /^(IOTINVAL|IODIR|ATS\.INVAL)/;
-
 export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadReport {
   const { kernel, dev, channel, fail } = ctx;
   const memory = kernel.memory;
@@ -43,10 +40,8 @@ export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadR
   const working = Math.min(step.workingSet, step.buffers);
 
   // What to measure: the driver's commands and the model's translations, before and after.
-  const driver = riscvIommuOf(kernel.iommu.deviceIommu(dev)?.fwspec.iommu);
-  const model = hardwareIdentity(ctx.machine, dev)?.iommu.model ?? null;
-  const commandsBefore = driver === null ? null : { ...driver.stats.commands };
-  const modelBefore: RiscvIommuStatistics | null = model?.statistics() ?? null;
+  const iommu = hardwareIdentity(ctx.machine, dev)?.iommu ?? null;
+  const before: IommuCounters | null = iommu === null ? null : iommuCounters(iommu, kernel);
   const dmaBefore = { ...kernel.dma.stats };
   const cyclesBefore = kernel.clock.now;
 
@@ -119,24 +114,11 @@ export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadR
     for (const first of allocated) kernel.pages.freePages(first, pages);
   }
 
-  let invalidationCommands = 0;
-  let fences = 0;
-  if (driver !== null && commandsBefore !== null) {
-    for (const [name, n] of Object.entries(driver.stats.commands)) {
-      const delta = n - (commandsBefore[name] ?? 0);
-      if (INVALIDATION.test(name)) invalidationCommands += delta;
-      else if (name === 'IOFENCE.C') fences += delta;
-    }
-  }
-  let hitRate = 0;
-  let translations = 0;
-  if (model !== null && modelBefore !== null) {
-    const after = model.statistics();
-    const hits = after.iotlb.hits - modelBefore.iotlb.hits;
-    const misses = after.iotlb.misses - modelBefore.iotlb.misses;
-    translations = after.requests.untranslated - modelBefore.requests.untranslated;
-    hitRate = hits + misses === 0 ? 0 : hits / (hits + misses);
-  }
+  const after = iommu === null ? null : iommuCounters(iommu, kernel);
+  const delta = (pick: (c: IommuCounters) => number): number => (before === null || after === null ? 0 : pick(after) - pick(before));
+  const hits = delta((c) => c.tlbHits);
+  const misses = delta((c) => c.tlbMisses);
+  const invalidationCommands = delta((c) => c.invalidationCommands);
   return {
     step: -1, // set by the runner
     label: null,
@@ -150,9 +132,9 @@ export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadR
     dmaMaps: kernel.dma.stats.mapped - dmaBefore.mapped,
     dmaUnmaps: kernel.dma.stats.unmapped - dmaBefore.unmapped,
     invalidationCommands,
-    fences,
+    syncs: delta((c) => c.syncs),
     invalidationsPerBuffer: invalidationCommands / step.buffers,
-    iotlbHitRate: hitRate,
-    translations,
+    tlbHitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+    translations: delta((c) => c.translations),
   };
 }

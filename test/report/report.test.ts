@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatReport, formatReportJson, table, type Report } from '../../src/report/index.js';
 import { defaultScenarioFile, loadScenario, ScenarioRunner } from '../../src/scenario/index.js';
-import { runFails, yaml } from '../scenario/helpers.js';
+import { named, runFails, yaml } from '../scenario/helpers.js';
 
 const tour = new ScenarioRunner(loadScenario(defaultScenarioFile(), { name: 'default-scenario.yaml' })).run();
 const report: Report = tour.report;
@@ -19,16 +19,20 @@ describe('the report of the default scenario', () => {
 
   it('has cache numbers that add up', () => {
     const i = report.iommus[0];
-    for (const c of [i.caches.iotlb, i.caches.deviceContext, i.caches.processContext]) {
+    expect(i.caches.map((c) => c.name)).toEqual(['IOTLB', 'device context', 'process context']);
+    for (const c of i.caches) {
       expect(c.hits + c.misses).toBe(c.lookups);
       expect(c.hitRate).toBeCloseTo(c.lookups === 0 ? 0 : c.hits / c.lookups, 12);
     }
     // Every translation looks the IOTLB up once (no MSI, no Bare contexts here).
-    expect(i.caches.iotlb.lookups).toBe(i.translations.total);
-    expect(i.translations.total).toBe(i.translations.untranslated + i.translations.translated + i.translations.atsTranslation);
+    expect(i.caches[0].lookups).toBe(i.translations.total);
+    const kinds = named(i.translations.byKind);
+    expect(i.translations.total).toBe(kinds['untranslated'] + kinds['translated'] + kinds['ATS translation']);
     // A first-stage walk follows every IOTLB miss that did not fault earlier.
-    expect(i.walks.firstStage).toBe(i.caches.iotlb.misses);
-    expect(i.walks.perTranslation).toBeCloseTo((i.walks.firstStage + i.walks.deviceDirectory) / i.translations.total, 12);
+    const walks = named(i.walks.byKind);
+    expect(walks['first stage']).toBe(i.caches[0].misses);
+    expect(i.walks.total).toBe(walks['first stage'] + walks['device directory']);
+    expect(i.walks.perTranslation).toBeCloseTo(i.walks.total / i.translations.total, 12);
     expect(i.memory.readsPerTranslation).toBeCloseTo(i.memory.reads / i.translations.total, 12);
   });
 
@@ -49,13 +53,14 @@ describe('the report of the default scenario', () => {
     expect(report.kernel.dma.mapped).toBe(2 + 10000);
     expect(report.kernel.dma.unmapped).toBe(2 + 10000);
     expect(report.kernel.dma.syncs).toBe(report.kernel.dma.unmapped); // strict: one sync per unmap
-    const commands = Object.fromEntries(report.iommus[0].commands.map((c) => [c.name, c.count]));
-    const inv = report.iommus[0].invalidations;
-    expect(inv).not.toBeNull();
+    const commands = named(report.iommus[0].commands);
+    const driver = report.iommus[0].driver;
+    expect(driver).not.toBeNull();
+    const inv = named(driver?.invalidations ?? []);
     // What the driver submitted is what the IOMMU executed.
-    expect(commands['IOFENCE.C']).toBe(inv?.fences);
-    expect(commands['IOTINVAL.VMA']).toBe((inv?.pages ?? 0) + (inv?.pscid ?? 0) + (inv?.all ?? 0));
-    expect(commands['IODIR.INVAL_DDT']).toBe(inv?.directory);
+    expect(driver?.syncs).toEqual({ name: 'IOFENCE.C', count: commands['IOFENCE.C'] });
+    expect(commands['IOTINVAL.VMA']).toBe(inv['IOTINVAL.VMA by page'] + inv['IOTINVAL.VMA by PSCID'] + inv['IOTINVAL.VMA all']);
+    expect(commands['IODIR.INVAL_DDT']).toBe(inv['IODIR.INVAL_DDT']);
     const engine = report.devices.find((d) => d.name === '3020000.dma-controller');
     expect(engine).toMatchObject({ transfers: 10001, bytes: 8192 + 10000 * 4096, errors: 0 });
     expect(report.devices.find((d) => d.name === '0000:00:02.0')).toMatchObject({ transfers: 0, errors: 1 });
@@ -67,12 +72,12 @@ describe('the report of the default scenario', () => {
     expect(lines[0]).toBe('scenario: riscv-virt tour (default-scenario.yaml)');
     expect(lines).toContain('platform: riscv-virt (built-in), seed 1');
     expect(lines).toContain(`steps: ${report.steps.length} of ${report.steps.length} run`);
-    expect(lines).toContain('IOMMU 3010000.iommu (/soc/iommu@3010000)');
+    expect(lines).toContain('RISC-V IOMMU 3010000.iommu (/soc/iommu@3010000)');
     expect(text).toMatch(/\n {6}cause 13 {2}Read page fault {2}2\n/);
     const header = lines.findIndex((l) => l.trim().startsWith('lookups'));
     const iotlb = lines[header + 1];
     // Right-aligned numbers: each column ends where its header ends.
-    expect(iotlb.indexOf(String(report.iommus[0].caches.iotlb.lookups)) + String(report.iommus[0].caches.iotlb.lookups).length).toBe(lines[header].indexOf('lookups') + 'lookups'.length);
+    expect(iotlb.indexOf(String(report.iommus[0].caches[0].lookups)) + String(report.iommus[0].caches[0].lookups).length).toBe(lines[header].indexOf('lookups') + 'lookups'.length);
     expect(lines.at(-2)).toBe('result: ok');
   });
 

@@ -50,3 +50,8 @@ export function runFails(text: string): { message: string; ran: Ran } {
   if (r.error === null) throw new Error('the scenario did not fail');
   return { message: r.error.message, ran: r };
 }
+
+/** A report's list of named counts as an object, for reading counts by name. */
+export function named(list: readonly { name: string; count: number }[]): Record<string, number> {
+  return Object.fromEntries(list.map((c) => [c.name, c.count]));
+}

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainType } from '../../src/os/core/types.js';
 import { randomStream } from '../../src/scenario/memory.js';
-import { run, runFails, runOk, yaml } from './helpers.js';
+import { named, run, runFails, runOk, yaml } from './helpers.js';
 
 const PCI1 = '0000:00:01.0';
 const PCI2 = '0000:00:02.0';
@@ -69,10 +69,10 @@ describe('domains, attach, detach, map, unmap', () => {
     // clean: the IOMMU sets D in the leaf, RISC-V IOMMU spec with DC.tc.SADE=1); every other
     // access of the copy hits the IOTLB.
     const iommu = r.report.iommus[0];
-    expect(iommu.walks.firstStage).toBe(2);
-    expect(iommu.caches.iotlb.misses).toBe(2);
+    expect(named(iommu.walks.byKind)['first stage']).toBe(2);
+    expect(iommu.caches[0]).toMatchObject({ name: 'IOTLB', misses: 2 });
     // 8 KiB read and written in 64-byte transactions, one translation each: 2 * 8192 / 64.
-    expect(iommu.translations.untranslated).toBe(256);
+    expect(named(iommu.translations.byKind)['untranslated']).toBe(256);
   });
 
   it('returns a device to its default domain with detach and with attach to default', () => {
@@ -128,7 +128,7 @@ describe('domains, attach, detach, map, unmap', () => {
       ),
     );
     // The unmap emptied a page-table page, so the driver invalidated the whole PSCID.
-    expect(r.report.iommus[0].invalidations?.pscid).toBeGreaterThanOrEqual(1);
+    expect(named(r.report.iommus[0].driver?.invalidations ?? [])['IOTINVAL.VMA by PSCID']).toBeGreaterThanOrEqual(1);
     expect(r.report.iommus[0].faults.byCause).toEqual([{ cause: 13, name: 'Read page fault', count: 1 }]);
   });
 

@@ -74,7 +74,7 @@ describe('workload', () => {
     const l = lazy.workloads[0];
     // Strict: every unmap invalidates before it returns (Linux iommu_dma_unmap with a strict domain).
     expect(s.invalidationsPerBuffer).toBeGreaterThanOrEqual(1);
-    expect(s.fences).toBeGreaterThanOrEqual(600);
+    expect(s.syncs).toBeGreaterThanOrEqual(600);
     // Lazy: one invalidation of the whole PSCID per full flush queue of 64 unmaps.
     expect(l.invalidationCommands).toBe(Math.floor(600 / 64));
     expect(l.invalidationsPerBuffer).toBeLessThan(s.invalidationsPerBuffer / 10);

@@ -1,0 +1,17 @@
+// One report adapter per IOMMU architecture, chosen by the machine's model.
+
+import type { Kernel } from '../../os/kernel/kernel.js';
+import type { MachineIommu } from '../../platform/machine/machine.js';
+import type { IommuReport } from '../types.js';
+import type { IommuCounters } from './common.js';
+import { riscvIommuCounters, riscvIommuReport } from './riscv-iommu.js';
+
+export type { IommuCounters } from './common.js';
+
+export function iommuReport(iommu: MachineIommu, kernel: Kernel | null): IommuReport {
+  return riscvIommuReport(iommu.node.path, iommu.model, kernel);
+}
+
+export function iommuCounters(iommu: MachineIommu, kernel: Kernel): IommuCounters {
+  return riscvIommuCounters(iommu.node.path, iommu.model, kernel);
+}

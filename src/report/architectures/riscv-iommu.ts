@@ -1,0 +1,81 @@
+// The RISC-V IOMMU's numbers in the report's architecture-neutral shape: the model's
+// statistics (requests, faults by cause, IOTLB and context caches, walks, commands) and the
+// driver's counters (invalidations by scope, IOFENCE.C).
+
+import { describeCause } from '../../formats/riscv-iommu/records.js';
+import type { RiscvIommu } from '../../hw/riscv-iommu/riscv-iommu.js';
+import { riscvIommuOf } from '../../os/drivers/riscv-iommu/index.js';
+import type { Kernel } from '../../os/kernel/kernel.js';
+import type { IommuReport } from '../types.js';
+import { cacheReport, driverInstance, type IommuCounters } from './common.js';
+
+const INVALIDATION = /^(IOTINVAL|IODIR|ATS\.INVAL)/;
+const SYNC = 'IOFENCE.C';
+
+export function riscvIommuReport(node: string, model: RiscvIommu, kernel: Kernel | null): IommuReport {
+  const s = model.statistics();
+  const r = s.requests;
+  const total = r.untranslated + r.translated + r.atsTranslation;
+  const byCause = Object.entries(s.faults.detected)
+    .map(([code, count]) => ({ cause: Number(code), name: describeCause(Number(code)), count }))
+    .sort((a, b) => a.cause - b.cause);
+  const w = s.walks;
+  const walks = w.deviceDirectory + w.processDirectory + w.firstStage + w.secondStage;
+  const instance = driverInstance(kernel, node);
+  const driver = riscvIommuOf(instance);
+  const inv = driver?.stats.invalidations;
+  return {
+    name: instance?.name ?? node,
+    node,
+    architecture: 'RISC-V IOMMU',
+    translations: {
+      total,
+      byKind: [
+        { name: 'untranslated', count: r.untranslated },
+        { name: 'translated', count: r.translated },
+        { name: 'ATS translation', count: r.atsTranslation },
+        { name: 'debug', count: r.debug },
+      ],
+    },
+    faults: { byCause, detected: byCause.reduce((a, c) => a + c.count, 0), recorded: s.faults.recorded, dropped: s.faults.dropped, queue: 'fault queue' },
+    caches: [
+      { name: 'IOTLB', ...cacheReport(s.iotlb) },
+      { name: 'device context', ...cacheReport(s.deviceContextCache) },
+      { name: 'process context', ...cacheReport(s.processContextCache) },
+    ],
+    walks: {
+      total: walks,
+      byKind: [
+        { name: 'first stage', count: w.firstStage },
+        { name: 'second stage', count: w.secondStage },
+        { name: 'device directory', count: w.deviceDirectory },
+        { name: 'process directory', count: w.processDirectory },
+      ],
+      perTranslation: total === 0 ? 0 : walks / total,
+    },
+    memory: { reads: s.memory.reads, writes: s.memory.writes, readsPerTranslation: total === 0 ? 0 : s.memory.reads / total },
+    commands: Object.entries(s.commands)
+      .map(([name, count]) => ({ name, count }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    driver:
+      inv === undefined || driver === null
+        ? null
+        : {
+            invalidations: [
+              { name: 'IOTINVAL.VMA by page', count: inv.pages },
+              { name: 'IOTINVAL.VMA by PSCID', count: inv.pscid },
+              { name: 'IOTINVAL.VMA all', count: inv.all },
+              { name: 'IODIR.INVAL_DDT', count: inv.directory },
+            ],
+            syncs: { name: SYNC, count: driver.stats.fences },
+          },
+  };
+}
+
+export function riscvIommuCounters(node: string, model: RiscvIommu, kernel: Kernel): IommuCounters {
+  const s = model.statistics();
+  const driver = riscvIommuOf(driverInstance(kernel, node));
+  let invalidationCommands = 0;
+  for (const [name, n] of Object.entries(driver?.stats.commands ?? {})) if (INVALIDATION.test(name)) invalidationCommands += n;
+  return { translations: s.requests.untranslated, tlbHits: s.iotlb.hits, tlbMisses: s.iotlb.misses, invalidationCommands, syncs: driver?.stats.commands[SYNC] ?? 0 };
+}
