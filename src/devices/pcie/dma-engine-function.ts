@@ -1,8 +1,9 @@
 // A PCIe endpoint hosting the iommu-lab DMA engine: the engine's registers behind BAR0
 // (32-bit, non-prefetchable, 4 KiB), its DMA issued as the function (requester id
 // bus << 8 | devfn, gated by Bus Master Enable), its completion interrupt on INTA, and the
-// PCI Express and ATS capabilities (the engine has no address translation cache yet: it only
-// issues untranslated requests whatever ATS Control says).
+// PCI Express and ATS capabilities. Once software sets ATS Control.Enable, the engine's
+// transactions go through the function's Address Translation Cache: translated requests for
+// the pages it holds, ATS Translation Requests for the others (see ats-port.ts).
 
 import type { Clock } from '../../sim/clock.js';
 import { UnconnectedDmaPort } from '../dma-port.js';
@@ -17,7 +18,7 @@ export interface PciDmaEngineFunctionOptions {
   /** Engine throughput (0: transfers complete inside the START write); see DmaEngine. */
   bytesPerCycle?: number;
   burstBytes?: number;
-  /** The ATS extended capability (default: present). */
+  /** The ATS extended capability and the ATC behind it (default: present, with the default ATC). */
   ats?: AtsOptions | boolean;
   pcieType?: PcieDeviceType;
 }

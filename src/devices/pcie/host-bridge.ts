@@ -12,10 +12,21 @@
 // completer signals it with an error message, not a completion), unless `postedWriteErrors`
 // is 'report'. A burst (readBurst/writeBurst: one memory request TLP) follows the same rules
 // and counts as one DMA read or write.
+//
+// ATS and PRI (PCIe Base chapter 10) pass through the root complex too. Translation Requests
+// go to `upstream` under the same device id as DMA when it is an AtsTranslationAgent (an
+// IOMMU); a root complex without a translation agent answers them with Unsupported Request.
+// Translated requests (AT = Translated) go upstream marked as such. Page Requests go to
+// `pageRequestSink`. Messages carry the device id the upstream sees for the function,
+// split into segment (bits 23:16) and routing id (bits 15:0); the other way, Invalidation
+// Requests and Page Request Group Responses are routed to the function whose device id they
+// name (with the default mapping: the function at that requester id in this segment).
 
 import type { MmioDevice, MmioSize } from '../../sim/mmio.js';
 import { join64 } from '../../sim/u64.js';
 import { DmaPortStatus, DmaRequester, type DmaPort, type DmaPortStatusValue } from '../dma-port.js';
+import { AtsStatus, type AtsCompletion, type AtsInvalidation, type AtsInvalidationTarget, type AtsStatusValue, type AtsTranslationAgent, type PageRequest, type PageRequestSink, type PageResponse, type PageResponseTarget } from './ats.js';
+import { isAtsTranslationAgent } from './ats-port.js';
 import type { PciFunction } from './pci-function.js';
 
 export interface PcieHostBridgeOptions {
@@ -47,16 +58,31 @@ export interface PcieHostBridgeCounters {
   postedWriteErrors: number;
   /** Requests of requester ids that map to no device id. */
   unmappedRequesters: number;
+  /** Requests with a translated address (AT = Translated). */
+  translatedRequests: number;
+  atsTranslationRequests: number;
+  /** Translation Requests answered Unsupported Request because no translation agent is upstream. */
+  atsUnsupported: number;
+  /** Invalidation Requests received, and those no function completed. */
+  atsInvalidations: number;
+  atsInvalidationsUnclaimed: number;
+  /** Page Requests from functions, and those dropped (no sink, unmapped requester). */
+  pageRequests: number;
+  pageRequestsDropped: number;
+  /** Page Request Group Responses received, and those no function took. */
+  pageResponses: number;
+  pageResponsesUnclaimed: number;
 }
 
-export class PcieHostBridge implements MmioDevice {
+export class PcieHostBridge implements MmioDevice, AtsInvalidationTarget, PageResponseTarget, PageRequestSink {
   readonly name: string;
   readonly segment: number;
   readonly busStart: number;
   readonly busEnd: number;
-  upstream: DmaPort | null;
-  /** The root complex's inbound port, which every function's DMA goes through. */
-  readonly inbound: DmaPort;
+  /** The root complex's inbound port, which every function's DMA and Translation Requests go through. */
+  readonly inbound: DmaPort & AtsTranslationAgent;
+  /** Where Page Requests from the functions go (an IOMMU's page-request port); dropped while null. */
+  pageRequestSink: PageRequestSink | null = null;
   readonly counters: PcieHostBridgeCounters = {
     configReads: 0,
     configWrites: 0,
@@ -65,7 +91,18 @@ export class PcieHostBridge implements MmioDevice {
     dmaWrites: 0,
     postedWriteErrors: 0,
     unmappedRequesters: 0,
+    translatedRequests: 0,
+    atsTranslationRequests: 0,
+    atsUnsupported: 0,
+    atsInvalidations: 0,
+    atsInvalidationsUnclaimed: 0,
+    pageRequests: 0,
+    pageRequestsDropped: 0,
+    pageResponses: 0,
+    pageResponsesUnclaimed: 0,
   };
+  private up: DmaPort | null = null;
+  private agent: AtsTranslationAgent | null = null;
   readonly deviceIdFor: (rid: number) => number;
   readonly reportPostedWriteErrors: boolean;
   private readonly byRid = new Map<number, PciFunction>();
@@ -81,6 +118,21 @@ export class PcieHostBridge implements MmioDevice {
     this.deviceIdFor = options.deviceIdFor ?? ((rid) => ((segment << 16) | rid) >>> 0);
     this.reportPostedWriteErrors = options.postedWriteErrors === 'report';
     this.inbound = new RootComplexPort(this);
+  }
+
+  /** Where the functions' DMA goes (an IOMMU's port, or the system bus); null refuses it. */
+  get upstream(): DmaPort | null {
+    return this.up;
+  }
+
+  set upstream(port: DmaPort | null) {
+    this.up = port;
+    this.agent = port !== null && isAtsTranslationAgent(port) ? port : null;
+  }
+
+  /** The upstream as a translation agent, when it is one. */
+  get translationAgent(): AtsTranslationAgent | null {
+    return this.agent;
   }
 
   /** Size of the ECAM window for the bus range. */
@@ -112,6 +164,52 @@ export class PcieHostBridge implements MmioDevice {
   /** Every function, in requester-id order. */
   get functions(): PciFunction[] {
     return [...this.byRid.values()].sort((a, b) => a.rid - b.rid);
+  }
+
+  /**
+   * The function that device id (segment << 16 | rid) names: the one whose requests the
+   * upstream sees under that id.
+   */
+  functionForDeviceId(segment: number, rid: number): PciFunction | undefined {
+    const id = ((segment << 16) | rid) >>> 0;
+    for (const fn of this.byRid.values()) {
+      const mapped = this.deviceIdFor(fn.rid);
+      if (mapped >= 0 && mapped >>> 0 === id) return fn;
+    }
+    return undefined;
+  }
+
+  // ---- ATS and PRI messages ------------------------------------------------------------------
+
+  /** Routes an Invalidation Request to its function; true once the function completed it. */
+  invalidateAtc(request: AtsInvalidation): boolean {
+    this.counters.atsInvalidations++;
+    const fn = this.functionForDeviceId(request.segment, request.rid);
+    if (fn !== undefined && fn.invalidateAtc(request)) return true;
+    this.counters.atsInvalidationsUnclaimed++;
+    return false;
+  }
+
+  /** Routes a Page Request Group Response to its function. */
+  pageResponse(response: PageResponse): boolean {
+    this.counters.pageResponses++;
+    const fn = this.functionForDeviceId(response.segment, response.rid);
+    if (fn !== undefined && fn.pageResponse(response)) return true;
+    this.counters.pageResponsesUnclaimed++;
+    return false;
+  }
+
+  /** A Page Request from the function at requester id `request.rid`, on its way to `pageRequestSink`. */
+  pageRequest(request: PageRequest): void {
+    this.counters.pageRequests++;
+    const id = this.deviceIdFor(request.rid);
+    const sink = this.pageRequestSink;
+    if (id < 0) this.counters.unmappedRequesters++;
+    if (id < 0 || sink === null) {
+      this.counters.pageRequestsDropped++;
+      return;
+    }
+    sink.pageRequest({ ...request, rid: id & 0xffff, segment: (id >>> 16) & 0xff });
   }
 
   // ---- ECAM ---------------------------------------------------------------------------------
@@ -164,7 +262,7 @@ export class PcieHostBridge implements MmioDevice {
 }
 
 /** Requests from functions, on their way upstream. */
-class RootComplexPort implements DmaPort {
+class RootComplexPort implements DmaPort, AtsTranslationAgent {
   value = 0n;
   private readonly requester = new DmaRequester();
 
@@ -204,6 +302,18 @@ class RootComplexPort implements DmaPort {
     return this.posted(up === null ? DmaPortStatus.BusError : r === null ? DmaPortStatus.Aborted : up.writeBurst(r, address, length, from, offset));
   }
 
+  atsTranslate(requester: DmaRequester, address: bigint, noWrite: boolean, into: AtsCompletion): AtsStatusValue {
+    this.bridge.counters.atsTranslationRequests++;
+    const agent = this.bridge.translationAgent;
+    const r = this.map(requester);
+    if (agent === null) {
+      this.bridge.counters.atsUnsupported++;
+      return AtsStatus.UnsupportedRequest;
+    }
+    if (r === null) return AtsStatus.UnsupportedRequest;
+    return agent.atsTranslate(r, address, noWrite, into);
+  }
+
   /** A write is posted: its error is counted, and reaches the function only when configured to. */
   private posted(s: DmaPortStatusValue): DmaPortStatusValue {
     if (s === DmaPortStatus.Ok) return s;
@@ -222,6 +332,8 @@ class RootComplexPort implements DmaPort {
     r.pasidValid = from.pasidValid;
     r.pasid = from.pasid;
     r.privileged = from.privileged;
+    r.translated = from.translated;
+    if (from.translated) this.bridge.counters.translatedRequests++;
     return r;
   }
 }

@@ -8,3 +8,5 @@ export { PciMmioFunction, type PciMmioFunctionOptions } from './mmio-function.js
 export { PciDmaEngineFunction, type PciDmaEngineFunctionOptions } from './dma-engine-function.js';
 export * from './ids.js';
 export * from './ats.js';
+export { AddressTranslationCache, AtcFlag, NO_PASID, DEFAULT_ATC_GEOMETRY, type AtcGeometry, type AtcCounters, type AtcEntry } from './atc.js';
+export { AtsDmaPort, isAtsTranslationAgent, type AtsDmaPortOptions, type AtsPortCounters } from './ats-port.js';

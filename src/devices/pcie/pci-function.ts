@@ -9,11 +9,20 @@
 // architected Status bits (Received Master Abort for an Unsupported Request, Received Target
 // Abort for a Completer Abort, Detected Parity Error for poisoned data). Bursts (one memory
 // request TLP each) follow the same rules and count as one DMA read or write.
+//
+// A function with the ATS capability has an Address Translation Cache and sends its DMA
+// through an AtsDmaPort (ats-port.ts), which uses ATS while ATS Control.Enable is set
+// (PCIe Base 10.5.1). It completes the Invalidation Requests the host bridge routes to it
+// while ATS is enabled, records the Page Request Group Responses it receives, and may send
+// Page Requests.
 
 import { InterruptLine } from '../../sim/irq.js';
 import type { MmioDevice, MmioSize } from '../../sim/mmio.js';
 import { join64 } from '../../sim/u64.js';
 import { DmaPortStatus, DmaRequester, type DmaPort, type DmaPortStatusValue } from '../dma-port.js';
+import { AddressTranslationCache, DEFAULT_ATC_GEOMETRY, type AtcGeometry } from './atc.js';
+import type { AtsInvalidation, PageRequest, PageResponse } from './ats.js';
+import { AtsDmaPort } from './ats-port.js';
 import { ConfigSpace, HEADER_TYPE_MULTIFUNCTION, PciBarBits, PciCapId, PciCfg, PciCommand, PciExtCapId, PciStatus } from './config-space.js';
 import type { PcieHostBridge } from './host-bridge.js';
 
@@ -31,10 +40,16 @@ export interface PciBar {
 export type PcieDeviceType = 'endpoint' | 'rciep';
 
 export interface AtsOptions {
-  /** Invalidate Queue Depth, 1..32 (32 is encoded as 0). */
+  /**
+   * Invalidate Queue Depth, 1..32 (32 is encoded as 0). Advertised only: the function
+   * completes each Invalidation Request before the next one arrives, so its queue never fills.
+   */
   invalidateQueueDepth?: number;
   pageAlignedRequest?: boolean;
+  /** Global Invalidate Supported (see AtsDmaPort). */
   globalInvalidate?: boolean;
+  /** Geometry of the Address Translation Cache (default 16 sets x 4 ways). */
+  atc?: AtcGeometry;
 }
 
 /** MSI-X capability structure; the table and PBA themselves are registers of the BAR devices. */
@@ -75,6 +90,11 @@ export interface PciFunctionCounters {
   dmaBlocked: number;
   /** Completions with an error status. */
   dmaErrors: number;
+  /** Invalidation Requests completed (ATC entries dropped, Invalidation Completion sent). */
+  atsInvalidations: number;
+  /** Page Requests sent, and Page Request Group Responses received. */
+  pageRequests: number;
+  pageResponses: number;
 }
 
 /** Offsets of the capabilities in configuration space (0 when absent). */
@@ -93,7 +113,11 @@ export class PciFunction {
   readonly intx: InterruptLine;
   /** The function's upstream DMA path (see the file comment). */
   readonly dma: DmaPort;
-  readonly counters: PciFunctionCounters = { dmaReads: 0, dmaWrites: 0, dmaBlocked: 0, dmaErrors: 0 };
+  readonly counters: PciFunctionCounters = { dmaReads: 0, dmaWrites: 0, dmaBlocked: 0, dmaErrors: 0, atsInvalidations: 0, pageRequests: 0, pageResponses: 0 };
+  /** The ATS path of the function's DMA (null without the ATS capability). */
+  readonly atsPort: AtsDmaPort | null;
+  /** Page Request Group Responses received, oldest first (for a PRI-capable master to act on). */
+  readonly pageResponses: PageResponse[] = [];
 
   bridge: PcieHostBridge | null = null;
   segment = 0;
@@ -131,11 +155,13 @@ export class PciFunction {
     c.setWritable(PciCfg.CACHE_LINE_SIZE, 1, 0xff);
     c.setWritable(PciCfg.INTERRUPT_LINE, 1, 0xff);
     this.bars = this.setUpBars(options.bars ?? []);
+    const ats = options.ats === undefined || options.ats === false ? null : options.ats === true ? {} : options.ats;
     this.capabilities = {
       pcie: this.addPcieCapability(options.pcieType ?? 'rciep'),
       msix: options.msix === undefined ? 0 : this.addMsix(options.msix),
-      ats: options.ats === undefined || options.ats === false ? 0 : this.addAts(options.ats === true ? {} : options.ats),
+      ats: ats === null ? 0 : this.addAts(ats),
     };
+    this.atsPort = ats === null ? null : new AtsDmaPort({ atc: new AddressTranslationCache(ats.atc ?? DEFAULT_ATC_GEOMETRY), globalInvalidate: ats.globalInvalidate === true });
     this.dma = new FunctionDmaPort(this);
   }
 
@@ -167,6 +193,11 @@ export class PciFunction {
     return this.capabilities.ats === 0 ? 0 : this.config.read(this.capabilities.ats + 6, 2) & 0x1f;
   }
 
+  /** The function's Address Translation Cache (null without the ATS capability). */
+  get atc(): AddressTranslationCache | null {
+    return this.atsPort?.atc ?? null;
+  }
+
   get msixEnabled(): boolean {
     return this.capabilities.msix !== 0 && (this.config.read(this.capabilities.msix + 2, 2) & 0x8000) !== 0;
   }
@@ -195,6 +226,8 @@ export class PciFunction {
       this.updateIntx();
     }
     if (offset < PciCfg.BAR0 + 24 && end > PciCfg.BAR0) this.updateBarBases();
+    const ats = this.capabilities.ats;
+    if (ats !== 0 && offset < ats + 8 && end > ats + 6) this.updateAtsControl();
     this.onConfigWrite(offset, size);
   }
 
@@ -204,7 +237,39 @@ export class PciFunction {
     this.segment = segment;
     this.bus = bus;
     this.devfn = devfn;
+    if (this.atsPort !== null) this.atsPort.upstream = bridge.inbound;
     this.onAttach();
+  }
+
+  // ---- ATS and PRI messages (from and to the host bridge) ----------------------------------
+
+  /**
+   * An Invalidation Request routed to this function (PCIe Base 10.3): true once its ATC
+   * entries are gone and the Invalidation Completion is sent; false (no completion) without
+   * ATS, with ATS disabled, or for a malformed request.
+   */
+  invalidateAtc(request: AtsInvalidation): boolean {
+    if (this.atsPort === null || !this.atsPort.invalidate(request)) return false;
+    this.counters.atsInvalidations++;
+    return true;
+  }
+
+  /** A Page Request Group Response routed to this function (PCIe Base 10.4.2): recorded. */
+  pageResponse(response: PageResponse): boolean {
+    this.counters.pageResponses++;
+    this.pageResponses.push({ ...response });
+    return true;
+  }
+
+  /**
+   * Sends a Page Request (PCIe Base 10.4.1) under this function's requester id, for a master
+   * that models PRI. False when the function is on no host bridge.
+   */
+  sendPageRequest(request: Omit<PageRequest, 'rid' | 'segment'>): boolean {
+    if (this.bridge === null) return false;
+    this.counters.pageRequests++;
+    this.bridge.pageRequest({ ...request, rid: this.rid, segment: this.segment });
+    return true;
   }
 
   /** Sets or clears Header Type bit 7 (the host bridge does, for multi-function devices). */
@@ -223,7 +288,10 @@ export class PciFunction {
       this.config.set(PciCfg.BAR0 + 4 * i, 4, flags);
       if (this.bars[i]?.is64 === true) this.config.set(PciCfg.BAR0 + 4 * i + 4, 4, 0);
     }
-    if (this.capabilities.ats !== 0) this.config.set(this.capabilities.ats + 6, 2, 0);
+    if (this.capabilities.ats !== 0) {
+      this.config.set(this.capabilities.ats + 6, 2, 0);
+      this.updateAtsControl();
+    }
     if (this.capabilities.msix !== 0) this.config.clearBits(this.capabilities.msix + 2, 2, 0xc000);
     this.command = 0;
     this.updateBarBases();
@@ -290,6 +358,14 @@ export class PciFunction {
       const hi = bar.is64 === true ? this.config.read(off + 4, 4) : 0;
       this.barBases[i] = join64(hi, lo);
     }
+  }
+
+  /** ATS Control, as the ATS path applies it (a change of Enable or STU empties the ATC). */
+  private updateAtsControl(): void {
+    const port = this.atsPort;
+    if (port === null) return;
+    port.enabled = this.atsEnabled;
+    port.stu = this.atsStu;
   }
 
   private updateIntx(): void {
@@ -368,7 +444,7 @@ class FunctionDmaPort implements DmaPort {
 
   write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
     const up = this.upstream(true);
-    return up === null ? DmaPortStatus.BusError : up.write(this.stamp(requester), address, size, data);
+    return up === null ? DmaPortStatus.BusError : this.posted(up.write(this.stamp(requester), address, size, data));
   }
 
   readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
@@ -381,10 +457,16 @@ class FunctionDmaPort implements DmaPort {
 
   writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
     const up = this.upstream(true);
-    return up === null ? DmaPortStatus.BusError : up.writeBurst(this.stamp(requester), address, length, from, offset);
+    return up === null ? DmaPortStatus.BusError : this.posted(up.writeBurst(this.stamp(requester), address, length, from, offset));
   }
 
-  /** Counts the request; the root complex's port, or null when the function may not master the bus. */
+  /** A posted write's error reaches Status only when its Translation Request failed (that had a completion). */
+  private posted(s: DmaPortStatusValue): DmaPortStatusValue {
+    if (s !== DmaPortStatus.Ok && this.fn.atsPort?.failedAtTranslation === true) this.fn.noteCompletionError(s);
+    return s;
+  }
+
+  /** Counts the request; the ATS path or the root complex's port, or null when the function may not master the bus. */
   private upstream(write: boolean): DmaPort | null {
     const fn = this.fn;
     if (write) fn.counters.dmaWrites++;
@@ -393,7 +475,7 @@ class FunctionDmaPort implements DmaPort {
       fn.counters.dmaBlocked++;
       return null;
     }
-    return fn.bridge.inbound;
+    return fn.atsPort ?? fn.bridge.inbound;
   }
 
   /** A function can only send its own requester id; PASID and privilege come from the master. */

@@ -4,4 +4,4 @@ export { TranslationRequest, TranslationResponse, RequestKind, ResponseStatus, t
 export { DmaStatus, type DmaStatusValue } from './io-bridge.js';
 export * from './pcie-messages.js';
 export { RecordingTracer, type WalkTracer, type TracedStructure, type TracedAccess } from './trace.js';
-export { RiscvIommuDmaPort } from './dma-port.js';
+export { RiscvIommuDmaPort, type RiscvIommuDownstream, type RiscvIommuDmaPortCounters } from './dma-port.js';

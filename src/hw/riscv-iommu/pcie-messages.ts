@@ -1,8 +1,10 @@
 // PCIe messages between the IOMMU and endpoints (PCIe ATS and PRI): Invalidation Request and
 // Completion, Page Request and Page Request Group Response, as typed objects. Payloads keep
 // the message body layout the RISC-V IOMMU specification gives for ATS.INVAL/ATS.PRGR and
-// for page-request records.
+// for page-request records; the conversions at the end translate them to and from the typed
+// messages endpoints exchange through a host bridge (src/devices/pcie/ats.ts).
 
+import { PageResponseCode, type AtsInvalidation, type PageRequest, type PageResponse } from '../../devices/pcie/ats.js';
 import { MessageCode } from '../../formats/riscv-iommu/records.js';
 
 export interface PcieMessage {
@@ -124,4 +126,51 @@ export function decodeInvalidationPayload(payload: bigint): DecodedInvalidationR
   while (x < 64n && ((address >> x) & 1n) === 1n) x++;
   const size = x >= 63n ? 1n << 64n : 1n << (x + 1n);
   return { address, global, s, base: address & ~(size - 1n), size };
+}
+
+// ---- the typed ATS/PRI messages of src/devices/pcie/ats.ts -----------------------------------
+
+/**
+ * An "Invalidation Request" (ATS.INVAL) as the typed message a host bridge routes. The range
+ * size comes from the S-bit encoding; `segment` stands in when the command named none (DSV=0).
+ */
+export function toAtsInvalidation(msg: PcieMessage, segment: number): AtsInvalidation {
+  const d = decodeInvalidationPayload(msg.payload);
+  return {
+    rid: msg.rid,
+    segment: msg.segment ?? segment,
+    pasid: msg.pasid,
+    global: d.global,
+    address: d.base,
+    sizeLog2: d.size.toString(2).length - 1,
+    itag: msg.tag,
+  };
+}
+
+/**
+ * A "Page Request Group Response" (ATS.PRGR) as the typed message a host bridge routes. A
+ * response code PCIe reserves (software may write any 4-bit value in ATS.PRGR) is delivered
+ * as Response Failure, the code that makes a function stop using PRI for the range rather
+ * than act on a meaning it cannot know.
+ */
+export function toPageResponse(msg: PcieMessage, segment: number): PageResponse {
+  const d = decodePrgResponsePayload(msg.payload);
+  const code = d.responseCode === PageResponseCode.Success || d.responseCode === PageResponseCode.InvalidRequest ? d.responseCode : PageResponseCode.ResponseFailure;
+  return { rid: msg.rid, segment: msg.segment ?? segment, pasid: msg.pasid, groupIndex: d.groupIndex, code };
+}
+
+/** A typed Page Request (or Stop Marker) from a host bridge, as the IOMMU receives it. */
+export function fromPageRequest(r: PageRequest): PcieMessage {
+  return pageRequest({
+    rid: r.rid,
+    segment: r.segment,
+    pasid: r.pasid ?? undefined,
+    privileged: r.privileged,
+    execute: r.exec,
+    address: r.address,
+    read: r.read,
+    write: r.write,
+    last: r.last,
+    groupIndex: r.groupIndex,
+  });
 }
