@@ -1,20 +1,16 @@
 // `iommu-lab explain` as text: the request, what the caches did, every memory read of the
 // translation with its decoded fields, and the result or the fault with its reason.
 
-import type { Explanation } from '../scenario/explain.js';
+import type { Explanation } from '../scenario/explain/index.js';
 import { hex } from '../sim/u64.js';
 
 function cacheWords(e: Explanation): string {
-  const c = e.caches;
-  const parts: string[] = [];
-  if (c.deviceContext !== 'not used') parts.push(`device context ${c.deviceContext === 'hit' ? 'hit (cached, no directory walk)' : 'miss (directory walk)'}`);
-  if (c.processContext !== 'not used') parts.push(`process context ${c.processContext === 'hit' ? 'hit' : 'miss (process-directory walk)'}`);
-  if (c.iotlb !== 'not used') parts.push(`IOTLB ${c.iotlb === 'hit' ? 'hit (no page walk)' : 'miss (page walk)'}`);
-  return parts.length === 0 ? 'not consulted' : parts.join(', ');
+  const used = e.caches.filter((c) => c.outcome !== 'not used');
+  return used.length === 0 ? 'not consulted' : used.map((c) => `${c.name} ${c.outcome === 'hit' ? `hit (no ${c.onMiss})` : `miss (${c.onMiss})`}`).join(', ');
 }
 
 export function formatExplanation(e: Explanation): string {
-  let out = `${e.access} of IOVA ${hex(e.iova)}${e.pasid === null ? '' : ` with PASID ${e.pasid}`} by ${e.device} (device_id ${hex(e.deviceId)}) at the IOMMU ${e.iommu} (mode ${e.iommuMode})\n`;
+  let out = `${e.access} of IOVA ${hex(e.iova)}${e.pasid === null ? '' : ` with PASID ${e.pasid}`} by ${e.device} (device id ${hex(e.deviceId)}) at the ${e.architecture} ${e.iommu} (mode ${e.iommuMode})\n`;
   if (e.coldCommands.length > 0) out += `cold: the driver first emptied the IOMMU's caches: ${e.coldCommands.join(', ')}\n`;
   out += `caches: ${cacheWords(e)}\n`;
   const reads = e.accesses.filter((a) => !a.write).length;

@@ -20,4 +20,4 @@ export { parseAddressText, numberFromText, formatSize, type AddressExpr, type Da
 export function defaultScenarioFile(): string {
   return fileURLToPath(new URL('./default-scenario.yaml', import.meta.url));
 }
-export { explainTranslation, type Explanation, type ExplainRequest, type ExplainedAccess, type CacheOutcome } from './explain.js';
+export { explainTranslation, type Explanation, type ExplainRequest, type ExplainedAccess, type ExplainedCache, type CacheOutcome } from './explain/index.js';

@@ -30,7 +30,7 @@ interface Json {
   device: string;
   deviceId: number;
   iommuMode: string;
-  caches: { deviceContext: string; processContext: string; iotlb: string };
+  caches: { name: string; outcome: string }[];
   accesses: Access[];
   coldCommands: string[];
   result: { ok: true; physical: string; pageSize: string; permissions: string } | { ok: false; cause: number; causeName: string; why: string };
@@ -67,7 +67,11 @@ describe('iommu-lab explain', () => {
     const e = await explain(scenario, '--device', '0000:00:01.0', '--iova', '0x40123458', '--cold');
     expect(e).toMatchObject({ device: '0000:00:01.0', deviceId: 8, iommuMode: '3LVL' });
     expect(e.coldCommands).toEqual(['IODIR.INVAL_DDT (all device ids)', 'IOTINVAL.VMA (all address spaces)', 'IOTINVAL.GVMA (all guests)', 'IOFENCE.C']);
-    expect(e.caches).toEqual({ deviceContext: 'miss', processContext: 'not used', iotlb: 'miss' });
+    expect(e.caches.map((c) => [c.name, c.outcome])).toEqual([
+      ['device context', 'miss'],
+      ['process context', 'not used'],
+      ['IOTLB', 'miss'],
+    ]);
     // 3LVL directory: two non-leaf DDT entries, then the device context (extended format: 8
     // doublewords), then the Sv57 walk: levels 4, 3, 2 point to tables, level 1 is the leaf.
     expect(e.accesses.map((a) => `${a.structure}:${a.level}`)).toEqual(['ddte:2', 'ddte:1', 'dc:0', 'dc:0', 'dc:0', 'dc:0', 'dc:0', 'dc:0', 'dc:0', 'dc:0', 'pte:4', 'pte:3', 'pte:2', 'pte:1']);
@@ -82,10 +86,10 @@ describe('iommu-lab explain', () => {
 
   it('says when the caches answered and no memory was read', async () => {
     const e = await explain(scenario, '--device', '0000:00:01.0', '--iova', '0x40000000');
-    expect(e.caches).toMatchObject({ deviceContext: 'hit', iotlb: 'hit' });
+    expect(e.caches.filter((c) => c.outcome === 'hit').map((c) => c.name)).toEqual(['device context', 'IOTLB']);
     expect(e.accesses).toEqual([]);
     const text = (await cli('explain', scenario, '--device', '0000:00:01.0', '--iova', '0x40000000')).out;
-    expect(text).toContain('caches: device context hit (cached, no directory walk), IOTLB hit (no page walk)\n');
+    expect(text).toContain('caches: device context hit (no directory walk), IOTLB hit (no page walk)\n');
     expect(text).toContain('memory reads: none, everything came from the caches\n');
     expect(text).toMatch(/result: translated to 0x[0-9a-f]+ \(in a 2 MiB translation\), permissions: read allowed by the cached IOTLB entry\n/);
   });

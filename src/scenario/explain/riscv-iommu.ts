@@ -1,16 +1,15 @@
-// `explain`: one translation of a device's request, observed step by step. After a scenario
-// ran, the request (the device's device_id, an IOVA, read or write, an optional PASID) is
-// presented to the model through its public `translate` with a RecordingTracer attached; each
-// implicit memory read is decoded with the specification's layouts (formats/riscv-iommu,
-// formats/riscv-pte), cache hits are read from the model's statistics, and the outcome is
-// either the physical address or the fault cause with the entry that caused it.
+// `explain` on a RISC-V IOMMU: the request is presented to the model through its public
+// `translate` with a RecordingTracer attached; each implicit memory read is decoded with the
+// specification's layouts (formats/riscv-iommu, formats/riscv-pte), cache hits are read from
+// the model's statistics, and the outcome is either the physical address or the fault cause
+// with the entry that caused it.
 //
 // `cold` first has the driver invalidate every cache of the IOMMU through its command queue
 // (IODIR.INVAL_DDT and IOTINVAL.VMA/GVMA without operands, then IOFENCE.C), as software would.
 
-import { decode, type Layout } from '../formats/bitfield.js';
-import { describeCause, Cause } from '../formats/riscv-iommu/records.js';
-import { IOMMU_MODE_NAMES, Reg } from '../formats/riscv-iommu/registers.js';
+import { decode, type Layout } from '../../formats/bitfield.js';
+import { describeCause, Cause } from '../../formats/riscv-iommu/records.js';
+import { IOMMU_MODE_NAMES, Reg } from '../../formats/riscv-iommu/registers.js';
 import {
   DcTaLayout,
   DcTcLayout,
@@ -24,65 +23,15 @@ import {
   MsiPteMrifLayout,
   MsiPteNoticeLayout,
   PcTaLayout,
-} from '../formats/riscv-iommu/structures.js';
-import { Pte32Layout, Pte64Layout } from '../formats/riscv-pte/index.js';
-import { RecordingTracer, type TracedAccess, type TracedStructure } from '../hw/riscv-iommu/trace.js';
-import type { RiscvIommuStatistics } from '../hw/riscv-iommu/riscv-iommu.js';
-import { riscvIommuOf } from '../os/drivers/riscv-iommu/index.js';
-import { hex } from '../sim/u64.js';
-import { hardwareIdentity } from './devices.js';
-import { ScenarioError } from './errors.js';
-import type { RecordedFault } from './faults.js';
-import { StepFailure, type ScenarioRunner } from './run.js';
-import type { AddressExpr } from './values.js';
-
-export interface ExplainRequest {
-  device: string;
-  iova: AddressExpr;
-  write: boolean;
-  pasid: number | null;
-  cold: boolean;
-}
-
-export interface ExplainedField {
-  name: string;
-  value: bigint;
-}
-
-export interface ExplainedAccess {
-  structure: TracedStructure;
-  /** "first-stage PTE, level 2", "device context: fsc". */
-  what: string;
-  level: number;
-  address: bigint;
-  size: number;
-  value: bigint;
-  write: boolean;
-  status: TracedAccess['status'];
-  fields: ExplainedField[];
-  /** What the entry means ("next table at 0x...", "2 MiB page at 0x...", "not valid"). */
-  meaning: string;
-}
-
-export type CacheOutcome = 'hit' | 'miss' | 'not used';
-
-export interface Explanation {
-  device: string;
-  deviceId: number;
-  iommu: string;
-  /** ddtp.iommu_mode when the request arrived. */
-  iommuMode: string;
-  iova: bigint;
-  access: 'read' | 'write';
-  pasid: number | null;
-  /** Commands the driver submitted to empty the caches first (empty without --cold). */
-  coldCommands: string[];
-  caches: { deviceContext: CacheOutcome; processContext: CacheOutcome; iotlb: CacheOutcome };
-  accesses: ExplainedAccess[];
-  result: { ok: true; physical: bigint; pageSize: bigint; permissions: string } | { ok: false; cause: number; causeName: string; why: string };
-  /** The fault as the driver reported it to the kernel (when the request faulted). */
-  reported: RecordedFault | null;
-}
+} from '../../formats/riscv-iommu/structures.js';
+import { Pte32Layout, Pte64Layout } from '../../formats/riscv-pte/index.js';
+import { RecordingTracer, type TracedAccess, type TracedStructure } from '../../hw/riscv-iommu/trace.js';
+import type { RiscvIommu, RiscvIommuStatistics } from '../../hw/riscv-iommu/riscv-iommu.js';
+import { riscvIommuOf } from '../../os/drivers/riscv-iommu/index.js';
+import { hex } from '../../sim/u64.js';
+import { ScenarioError } from '../errors.js';
+import type { ScenarioRunner } from '../run.js';
+import type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
 
 const DC_WORDS: readonly [string, Layout][] = [
   ['tc', DcTcLayout],
@@ -220,8 +169,8 @@ function outcome(before: { hits: number; misses: number }, after: { hits: number
 }
 
 /** Why a translation faulted, from its cause and the last entry read. */
-function whyFault(cause: number, accesses: readonly ExplainedAccess[], e: Pick<Explanation, 'access' | 'pasid' | 'caches' | 'iommuMode'>): string {
-  const lastOf = (...kinds: TracedStructure[]) => [...accesses].reverse().find((a) => kinds.includes(a.structure) && !a.write);
+function whyFault(cause: number, accesses: readonly ExplainedAccess[], e: Pick<Explanation, 'access' | 'pasid' | 'iommuMode'> & { iotlb: CacheOutcome }): string {
+  const lastOf = (...kinds: TracedStructure[]) => [...accesses].reverse().find((a) => (kinds as string[]).includes(a.structure) && !a.write);
   const failedRead = accesses.find((a) => a.status !== 'ok');
   if (failedRead !== undefined) return `reading the ${failedRead.what} at ${hex(failedRead.address)} failed (${failedRead.status})`;
   switch (cause) {
@@ -245,7 +194,7 @@ function whyFault(cause: number, accesses: readonly ExplainedAccess[], e: Pick<E
       const need = e.access === 'write' ? 'W' : 'R';
       const last = lastOf('pte');
       if (last === undefined) {
-        if (e.caches.iotlb === 'hit') return `the IOTLB holds a translation of this page that does not allow a ${e.access}`;
+        if (e.iotlb === 'hit') return `the IOTLB holds a translation of this page that does not allow a ${e.access}`;
         return 'the IOVA is outside what the first-stage page table can translate (it must be sign-extended from the top bit of the mode)';
       }
       const f = Object.fromEntries(last.fields.map((x) => [x.name, x.value]));
@@ -262,30 +211,19 @@ function whyFault(cause: number, accesses: readonly ExplainedAccess[], e: Pick<E
   }
 }
 
-/** Runs one traced translation on the machine the runner has run. */
-export function explainTranslation(runner: ScenarioRunner, request: ExplainRequest): Explanation {
-  const kernel = runner.kernel;
-  // An unknown device or symbol is the user's mistake: a ScenarioError naming the option.
-  const guard = <T>(option: string, f: () => T): T => {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof StepFailure) throw new ScenarioError([`${option}: ${e.message}`]);
-      throw e;
-    }
-  };
-  const dev = guard('--device', () => runner.device(request.device));
-  const hw = hardwareIdentity(runner.machine, dev);
-  if (hw === null) throw new ScenarioError([`${dev.name}: its DMA is not translated by an IOMMU model of this machine`]);
-  const model = hw.iommu.model;
-  const iova = guard('--iova', () => runner.resolveDma(request.iova));
+/** What explain knows before the translation: the request and where it goes. */
+export type ExplainBase = Pick<Explanation, 'device' | 'deviceId' | 'iommu' | 'iova' | 'access' | 'pasid'>;
 
+export function explainRiscvIommu(runner: ScenarioRunner, node: string, model: RiscvIommu, request: ExplainBase, cold: boolean): Explanation {
+  const kernel = runner.kernel;
   let coldCommands: string[] = [];
-  if (request.cold) {
-    const driver = riscvIommuOf(kernel.iommu.instances.find((i) => i.node.path === hw.iommu.node.path));
-    if (driver === null) throw new ScenarioError([`${hw.iommu.node.path}: no RISC-V IOMMU driver is bound, so nothing can invalidate its caches`]);
+  if (cold) {
+    const driver = riscvIommuOf(kernel.iommu.instances.find((i) => i.node.path === node));
+    if (driver === null) throw new ScenarioError([`${node}: no RISC-V IOMMU driver is bound, so nothing can invalidate its caches`]);
     coldCommands = driver.invalidateAll();
   }
+  const iova = request.iova;
+  const write = request.access === 'write';
 
   const iommuMode = IOMMU_MODE_NAMES[Number(model.mmio.read(Reg.ddtp, 8) & 0xfn)] ?? 'reserved';
   const before: RiscvIommuStatistics = model.statistics();
@@ -294,7 +232,7 @@ export function explainTranslation(runner: ScenarioRunner, request: ExplainReque
   model.setTracer(tracer);
   let rsp;
   try {
-    rsp = model.translate({ deviceId: hw.deviceId, iova, write: request.write, ...(request.pasid === null ? {} : { processId: request.pasid }) });
+    rsp = model.translate({ deviceId: request.deviceId, iova, write, ...(request.pasid === null ? {} : { processId: request.pasid }) });
   } finally {
     model.setTracer(null);
   }
@@ -304,17 +242,18 @@ export function explainTranslation(runner: ScenarioRunner, request: ExplainReque
   kernel.poll(); // a fault record reaches the driver
   const after = model.statistics();
   const accesses = explainAccesses(tracer.accesses);
-  const caches = {
-    deviceContext: outcome(before.deviceContextCache, after.deviceContextCache),
-    processContext: outcome(before.processContextCache, after.processContextCache),
-    iotlb: outcome(before.iotlb, after.iotlb),
-  };
-  const base = { device: dev.name, deviceId: hw.deviceId, iommu: hw.iommu.node.path, iommuMode, iova, access: request.write ? ('write' as const) : ('read' as const), pasid: request.pasid, coldCommands, caches, accesses };
+  const iotlb = outcome(before.iotlb, after.iotlb);
+  const caches: ExplainedCache[] = [
+    { name: 'device context', outcome: outcome(before.deviceContextCache, after.deviceContextCache), onMiss: 'directory walk' },
+    { name: 'process context', outcome: outcome(before.processContextCache, after.processContextCache), onMiss: 'process-directory walk' },
+    { name: 'IOTLB', outcome: iotlb, onMiss: 'page walk' },
+  ];
+  const base = { ...request, architecture: 'RISC-V IOMMU', iommuMode, coldCommands, caches, accesses };
   if (cause !== 0) {
-    return { ...base, result: { ok: false, cause, causeName: describeCause(cause), why: whyFault(cause, accesses, base) }, reported: runner.faults.all[faultsBefore] ?? null };
+    return { ...base, result: { ok: false, cause, causeName: describeCause(cause), why: whyFault(cause, accesses, { ...base, iotlb }) }, reported: runner.faults.all[faultsBefore] ?? null };
   }
   const leaf = [...accesses].reverse().find((a) => a.structure === 'pte' && !a.write);
-  let permissions = caches.iotlb === 'hit' ? `${request.write ? 'write' : 'read'} allowed by the cached IOTLB entry` : 'all (no first-stage table: Bare)';
+  let permissions = iotlb === 'hit' ? `${request.access} allowed by the cached IOTLB entry` : 'all (no first-stage table: Bare)';
   if (leaf !== undefined) permissions = leaf.fields.filter((f) => ['R', 'W', 'X', 'U'].includes(f.name) && f.value === 1n).map((f) => f.name).join(' ');
   return { ...base, result: { ok: true, physical, pageSize, permissions }, reported: null };
 }

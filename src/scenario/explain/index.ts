@@ -1,0 +1,32 @@
+// `explain`: one translation of a device's request, observed step by step. After a scenario
+// ran, the request (the device's id at its IOMMU, an IOVA, read or write, an optional PASID)
+// is presented to the device's IOMMU model with a tracer attached; the architecture's part
+// decodes each memory access with the specification's layouts and says why the request
+// succeeded or faulted.
+
+import { ScenarioError } from '../errors.js';
+import { hardwareIdentity } from '../devices.js';
+import { StepFailure, type ScenarioRunner } from '../run.js';
+import { explainRiscvIommu } from './riscv-iommu.js';
+import type { ExplainRequest, Explanation } from './types.js';
+
+export type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation, ExplainRequest } from './types.js';
+
+/** Runs one traced translation on the machine the runner has run. */
+export function explainTranslation(runner: ScenarioRunner, request: ExplainRequest): Explanation {
+  // An unknown device or symbol is the user's mistake: a ScenarioError naming the option.
+  const guard = <T>(option: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof StepFailure) throw new ScenarioError([`${option}: ${e.message}`]);
+      throw e;
+    }
+  };
+  const dev = guard('--device', () => runner.device(request.device));
+  const hw = hardwareIdentity(runner.machine, dev);
+  if (hw === null) throw new ScenarioError([`${dev.name}: its DMA is not translated by an IOMMU model of this machine`]);
+  const iova = guard('--iova', () => runner.resolveDma(request.iova));
+  const base = { device: dev.name, deviceId: hw.deviceId, iommu: hw.iommu.node.path, iova, access: request.write ? ('write' as const) : ('read' as const), pasid: request.pasid };
+  return explainRiscvIommu(runner, hw.iommu.node.path, hw.iommu.model, base, request.cold);
+}
