@@ -8,6 +8,7 @@ import { registerExplain } from './commands/explain.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPlatforms } from './commands/platforms.js';
 import { registerRun } from './commands/run.js';
+import { registerScenarios } from './commands/scenarios.js';
 import { isUserError, oneLine } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -22,7 +23,7 @@ function version(): string {
 }
 
 /** Each command registers itself here; add new ones to this list. `run` is the default command. */
-const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [registerRun, registerExplain, registerInspect, registerPlatforms];
+const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [registerRun, registerExplain, registerInspect, registerPlatforms, registerScenarios];
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('iommu-lab')

@@ -2,8 +2,6 @@
 //
 //   const { report, error } = new ScenarioRunner(loadScenario('my.yaml')).run();
 
-import { fileURLToPath } from 'node:url';
-
 export { loadScenario, parseScenario, formatPath, type LoadedScenario, type ScenarioSource, type KeyPath } from './load.js';
 export { ScenarioRunner, machineOptions, type RunOptions, type RunResult, type Progress } from './run.js';
 export { ScenarioError, stepName } from './errors.js';
@@ -13,11 +11,5 @@ export { findDevice, hardwareIdentity, type HardwareIdentity } from './devices.j
 export { loadPlatform, type PlatformTree } from './platform.js';
 export { parseAddressText, numberFromText, formatSize, type AddressExpr, type DataSpec } from './values.js';
 
-/**
- * The embedded default scenario (`iommu-lab run` with no file), located beside this module
- * both in src/ and in dist/ (the build copies it).
- */
-export function defaultScenarioFile(): string {
-  return fileURLToPath(new URL('./default-scenario.yaml', import.meta.url));
-}
+export { builtinScenarioFile, defaultScenarioFile, listBuiltinScenarios, DEFAULT_SCENARIO, type BuiltinScenario } from './builtin/index.js';
 export { explainTranslation, type Explanation, type ExplainRequest, type ExplainedAccess, type ExplainedCache, type CacheOutcome } from './explain/index.js';

@@ -28,6 +28,16 @@ describe('iommu-lab (in-process)', () => {
     expect((JSON.parse(json.out) as { name: string }[]).map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu']);
   });
 
+  it('lists the built-in scenarios and runs one by name', async () => {
+    const text = await run('scenarios');
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^riscv-virt-tour {2}RISC-V IOMMU on riscv-virt/m);
+    const json = JSON.parse((await run('scenarios', '--json')).out) as { name: string; file: string }[];
+    expect(json.find((s) => s.name === 'riscv-virt-tour')?.file).toMatch(/riscv-virt-tour\.yaml$/);
+    const byName = await run('run', 'riscv-virt-tour', '--quiet');
+    expect(byName).toEqual({ code: 0, out: '', err: '' });
+  });
+
   it('searches --include directories for /include/ files', async () => {
     mkdirSync(join(tmp, 'inc'));
     writeFileSync(join(tmp, 'inc', 'iommu.dtsi'), '/ { iommu: iommu@0 { compatible = "riscv,iommu"; reg = <0 0 0 0x1000>; #iommu-cells = <1>; }; };\n');

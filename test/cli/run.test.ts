@@ -37,7 +37,7 @@ describe('iommu-lab run', () => {
     const r = await cli();
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out.split('\n')[0]).toMatch(/^scenario: riscv-virt tour \(.*default-scenario\.yaml\)$/);
+    expect(r.out.split('\n')[0]).toMatch(/^scenario: riscv-virt tour \(.*riscv-virt-tour\.yaml\)$/);
     expect(r.out).toContain('\nworkloads\n');
     expect(r.out.trimEnd().split('\n').at(-1)).toBe('result: ok');
   });

@@ -5,7 +5,7 @@ import { formatReport, formatReportJson, table, type Report } from '../../src/re
 import { defaultScenarioFile, loadScenario, ScenarioRunner } from '../../src/scenario/index.js';
 import { named, runFails, yaml } from '../scenario/helpers.js';
 
-const tour = new ScenarioRunner(loadScenario(defaultScenarioFile(), { name: 'default-scenario.yaml' })).run();
+const tour = new ScenarioRunner(loadScenario(defaultScenarioFile(), { name: 'riscv-virt-tour.yaml' })).run();
 const report: Report = tour.report;
 
 describe('the report of the default scenario', () => {
@@ -69,7 +69,7 @@ describe('the report of the default scenario', () => {
   it('prints aligned text sections', () => {
     const text = formatReport(report);
     const lines = text.split('\n');
-    expect(lines[0]).toBe('scenario: riscv-virt tour (default-scenario.yaml)');
+    expect(lines[0]).toBe('scenario: riscv-virt tour (riscv-virt-tour.yaml)');
     expect(lines).toContain('platform: riscv-virt (built-in), seed 1');
     expect(lines).toContain(`steps: ${report.steps.length} of ${report.steps.length} run`);
     expect(lines).toContain('RISC-V IOMMU 3010000.iommu (/soc/iommu@3010000)');

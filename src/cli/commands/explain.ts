@@ -29,7 +29,7 @@ export function registerExplain(program: Command, io: CliIo): void {
   program
     .command('explain')
     .description("run a scenario, then show one translation of a device's request step by step")
-    .argument('[scenario]', 'a scenario file (YAML); default: the embedded default scenario')
+    .argument('[scenario]', 'a scenario file (YAML) or a built-in scenario; default: riscv-virt-tour')
     .requiredOption('--device <device>', 'the requester: kernel name (0000:00:01.0), device-tree path or label')
     .requiredOption('--iova <address>', 'the address the device uses: a number (0x40000000) or a buffer/mapping name of the scenario (rx+0x40)')
     .option('--write', 'a write request (default: a read)')

@@ -1,4 +1,4 @@
-// `iommu-lab run [scenario.yaml] [--json] [--platform NAME|FILE] [--seed N] [--quiet]`: runs a
+// `iommu-lab run [scenario.yaml|built-in name] [--json] [--platform NAME|FILE] [--seed N] [--quiet]`: runs a
 // scenario (docs/scenarios.md; without a file, the embedded default) and prints the report.
 // It is the default command: `iommu-lab` alone runs the default scenario.
 //
@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { CommanderError, type Command } from 'commander';
 import { formatReport, formatReportJson } from '../../report/index.js';
-import { defaultScenarioFile, loadScenario, numberFromText, ScenarioError, ScenarioRunner, type LoadedScenario, type PlatformTree, type Progress, type RunResult } from '../../scenario/index.js';
+import { builtinScenarioFile, defaultScenarioFile, loadScenario, numberFromText, ScenarioError, ScenarioRunner, type LoadedScenario, type PlatformTree, type Progress, type RunResult } from '../../scenario/index.js';
 import { CliError } from '../errors.js';
 import { processIo, type CliIo } from '../io.js';
 import { loadDeviceTree } from '../load-tree.js';
@@ -29,6 +29,12 @@ export function failWith(io: CliIo, err: ScenarioError): never {
   throw new CommanderError(1, 'iommu-lab.scenario', err.problems[0] ?? 'scenario error');
 }
 
+/** A scenario argument: a file, else a built-in scenario's name; none: the default. */
+export function scenarioFile(arg: string | undefined): string {
+  if (arg === undefined) return defaultScenarioFile();
+  return existsSync(arg) ? arg : (builtinScenarioFile(arg) ?? arg);
+}
+
 /** The scenario a command names (or the embedded default), its platform and seed overrides. */
 export function prepareRun(io: CliIo, file: string | undefined, options: Pick<RunCommandOptions, 'platform' | 'seed'>): { loaded: LoadedScenario; platform?: PlatformTree; seed?: bigint } {
   let seed: bigint | undefined;
@@ -43,7 +49,7 @@ export function prepareRun(io: CliIo, file: string | undefined, options: Pick<Ru
     platform = { tree: t.tree, description: t.platform !== null ? `${t.platform} (built-in, --platform)` : `${t.file} (--platform)` };
   }
   try {
-    const loaded = loadScenario(file ?? defaultScenarioFile());
+    const loaded = loadScenario(scenarioFile(file));
     return { loaded, ...(platform === undefined ? {} : { platform }), ...(seed === undefined ? {} : { seed }) };
   } catch (e) {
     if (e instanceof ScenarioError) failWith(io, e);
@@ -88,14 +94,14 @@ export function registerRun(program: Command, io: CliIo): void {
   program
     .command('run', { isDefault: true })
     .description('run a scenario (default: the embedded tour of riscv-virt) and print what the machine did')
-    .argument('[scenario]', 'a scenario file (YAML, see docs/scenarios.md); default: the embedded default scenario')
+    .argument('[scenario]', 'a scenario file (YAML, see docs/scenarios.md) or a built-in scenario (iommu-lab scenarios); default: riscv-virt-tour')
     .option('--json', 'print the report as JSON (64-bit values as hex strings)')
     .option('--platform <name|file>', "run on this platform instead of the scenario's: a built-in platform or a .dts/.dtb file")
     .option('--seed <n>', "seed of the generated workloads (replaces the scenario's seed)")
     .option('-q, --quiet', 'print no report and no progress: the exit status and any error line tell the outcome')
     .action(function (this: Command, file: string | undefined, options: RunCommandOptions) {
       // `iommu-lab frobnicate`: commander hands an unknown word to the default command.
-      if (file !== undefined && this.parent?.args[0] !== 'run' && !existsSync(file) && !/\.ya?ml$/i.test(file)) {
+      if (file !== undefined && this.parent?.args[0] !== 'run' && !existsSync(file) && !/\.ya?ml$/i.test(file) && builtinScenarioFile(file) === null) {
         this.parent?.error(`error: unknown command '${file}'`, { code: 'commander.unknownCommand', exitCode: 1 });
       }
       const prepared = prepareRun(io, file, options);

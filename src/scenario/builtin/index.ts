@@ -1,0 +1,34 @@
+// The scenarios shipped with the lab, usable by name wherever a scenario file is expected
+// (`iommu-lab run arm-virt-tour`). The YAML files sit beside this module in src/ and in dist/
+// (the build copies them).
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface BuiltinScenario {
+  name: string;
+  description: string;
+  /** Absolute path of the YAML file. */
+  file: string;
+}
+
+const SCENARIOS: readonly Omit<BuiltinScenario, 'file'>[] = [
+  { name: 'riscv-virt-tour', description: 'RISC-V IOMMU on riscv-virt: DMA API, a VFIO-style domain with a 2 MiB page, a fault, isolation, a streaming workload (the default)' },
+];
+
+export const DEFAULT_SCENARIO = 'riscv-virt-tour';
+
+export function listBuiltinScenarios(): BuiltinScenario[] {
+  return SCENARIOS.map((s) => ({ ...s, file: fileURLToPath(new URL(`./${s.name}.yaml`, import.meta.url)) }));
+}
+
+/** The file of the built-in scenario `name`, or null when there is none by that name. */
+export function builtinScenarioFile(name: string): string | null {
+  const s = listBuiltinScenarios().find((b) => b.name === name);
+  return s !== undefined && existsSync(s.file) ? s.file : null;
+}
+
+/** The embedded default scenario (`iommu-lab run` with no file). */
+export function defaultScenarioFile(): string {
+  return listBuiltinScenarios().find((s) => s.name === DEFAULT_SCENARIO)?.file ?? '';
+}
