@@ -1,0 +1,10 @@
+export type { VirtioDeviceModel, VirtioDeviceContext } from './device.js';
+export { DeviceVirtqueue, DescriptorChain, type DeviceVirtqueueCounters } from './virtqueue.js';
+export { VirtioDeviceCore, type VirtioDeviceCounters, type NotificationSink } from './core.js';
+export { GuestMemory, busAddress } from './guest-memory.js';
+export { resolveTransportParameters, type VirtioTransportParameters, type ResolvedTransportParameters } from './parameters.js';
+export { VirtioMmioTransport, type VirtioMmioTransportOptions } from './mmio-transport.js';
+export { VirtioPciFunction, VirtioPciConfigurationError, type VirtioPciFunctionOptions, type VirtioPciCapabilityOffsets, type VirtioPciCounters } from './pci-transport.js';
+export { PciCommonConfig } from './pci-common-config.js';
+export { MsixTable, MSIX_ENTRY_SIZE, type MsixHost, type MsixCounters } from './msix-table.js';
+export { VirtioPciLayout, msixBarSize } from './pci-layout.js';
