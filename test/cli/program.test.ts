@@ -23,9 +23,9 @@ describe('iommu-lab (in-process)', () => {
   it('lists the built-in platforms, as text and as JSON', async () => {
     const text = await run('platforms');
     expect(text.code).toBe(0);
-    expect(text.out.split('\n').map((l) => l.slice(0, 22))).toEqual(['riscv-virt            ', 'riscv-virt-pci-iommu  ', '']);
+    expect(text.out.split('\n').map((l) => l.slice(0, 22))).toEqual(['riscv-virt            ', 'riscv-virt-pci-iommu  ', 'arm-virt              ', '']);
     const json = await run('platforms', '--json');
-    expect((JSON.parse(json.out) as { name: string }[]).map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu']);
+    expect((JSON.parse(json.out) as { name: string }[]).map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'arm-virt']);
   });
 
   it('lists the built-in scenarios and runs one by name', async () => {
@@ -57,7 +57,7 @@ describe('iommu-lab (in-process)', () => {
     expect(await run('inspect', tmp)).toEqual({ code: 1, out: '', err: `iommu-lab: ${tmp}: is a directory, not a device tree file\n` });
     const unknown = await run('inspect', 'sparc-virt');
     expect(unknown.code).toBe(1);
-    expect(unknown.err).toBe('iommu-lab: sparc-virt: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu)\n');
+    expect(unknown.err).toBe('iommu-lab: sparc-virt: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, arm-virt)\n');
   });
 
   it("leaves usage errors, --help and --version to commander's exit codes", async () => {

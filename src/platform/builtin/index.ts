@@ -2,7 +2,7 @@
 // located through import.meta.url, so they are found both from src/ (tsx, vitest) and from
 // dist/ (the build copies the .dts files next to the compiled module).
 //
-//   listBuiltinPlatforms().map((p) => p.name); // ['riscv-virt', 'riscv-virt-pci-iommu']
+//   listBuiltinPlatforms().map((p) => p.name); // ['riscv-virt', 'riscv-virt-pci-iommu', 'arm-virt']
 //   const { tree } = loadBuiltinPlatform('riscv-virt');
 //   tree.find('/soc/iommu@3010000')?.string('compatible'); // 'riscv,iommu'
 
@@ -33,6 +33,10 @@ const PLATFORMS: readonly Omit<BuiltinPlatform, 'file'>[] = [
   {
     name: 'riscv-virt-pci-iommu',
     description: 'riscv-virt with the RISC-V IOMMU as PCIe function 00:01.0 (riscv,pci-iommu) translating the other functions',
+  },
+  {
+    name: 'arm-virt',
+    description: 'Arm virt-like machine (QEMU virt memory map, GICv3): SMMUv3 in front of a DMA engine and a PCIe host bridge with two DMA-engine functions',
   },
 ];
 

@@ -3,9 +3,16 @@
 // bus, wires their interrupts and DMA ports, plays firmware (PCI BAR assignment, the DTB),
 // and boots the kernel with the drivers the platform ships. It is the only code that sees
 // both the hardware models and the software.
+//
+// The processor is a RISC-V hart (PLIC, IMSIC) or an Arm CPU (a GICv2 or GICv3); device
+// interrupts are wired to the model of the controller their interrupt parent names. Devices
+// whose DMA goes through an IOMMU of a known architecture that this machine has no model of
+// are left out (listed in `unmodelled` with that IOMMU): wiring them around it would let them
+// reach memory the IOMMU would have guarded.
 
 import { DirectDmaPort, type DmaPort } from '../../devices/dma-port.js';
 import { DmaEngine } from '../../devices/dma-engine/index.js';
+import { GicV2, GicV3, type GicOptions } from '../../devices/gic/index.js';
 import { Plic, PLIC_REGION_SIZE } from '../../devices/plic.js';
 import { assignBars, PCI_RISCV_IOMMU_IDS, PciDmaEngineFunction, PcieHostBridge, PciMmioFunction, pciWindowsOf, PCI_DMA_ENGINE_IDS, type BarAssignment } from '../../devices/pcie/index.js';
 import { phandleSpecifiers, type PhandleSpecifier } from '../../formats/devicetree/specifiers.js';
@@ -15,18 +22,21 @@ import { RiscvIommu, RiscvIommuDmaPort, type RiscvIommuOptions } from '../../hw/
 import { iommuForRid, iommuMapOf, iommusOf } from '../../os/core/of-iommu.js';
 import type { Driver } from '../../os/driver-model/device.js';
 import { dmaEngineDriver } from '../../os/drivers/dma-engine/index.js';
+import { GIC_V2_COMPATIBLE, gicV2Driver } from '../../os/drivers/irqchip/gic-v2.js';
+import { GIC_V3_COMPATIBLE, gicV3Driver } from '../../os/drivers/irqchip/gic-v3.js';
 import { imsicDriver } from '../../os/drivers/irqchip/imsic.js';
 import { plicDriver } from '../../os/drivers/irqchip/plic.js';
 import { pciHostEcamDriver } from '../../os/drivers/pci/index.js';
 import { riscvIommuPciDriver, riscvIommuPlatformDriver } from '../../os/drivers/riscv-iommu/index.js';
 import { enabled, Kernel, type KernelOptions } from '../../os/kernel/kernel.js';
-import { region } from '../../os/of/address.js';
+import { region, regions } from '../../os/of/address.js';
 import { Clock } from '../../sim/clock.js';
-import { Hart } from '../../sim/hart.js';
+import { Hart, type CpuArchitecture } from '../../sim/hart.js';
 import { InterruptLine, MsiController } from '../../sim/irq.js';
 import { MmioBus } from '../../sim/mmio.js';
 import { PhysicalMemory } from '../../sim/physical-memory.js';
 import { SystemBus } from '../../sim/system-bus.js';
+import { classifyIommu, type IommuKind } from '../bindings/kinds.js';
 
 export class MachineError extends Error {}
 
@@ -39,10 +49,15 @@ export interface MachineOptions {
   dmaBurstBytes?: number;
   /** Kernel options (IOMMU default-domain policy, DMA flush queue). */
   kernel?: Omit<KernelOptions, 'drivers'>;
+  /** Parameters of a GIC model (SPIs, priority bits, ...); it serves the machine's one CPU. */
+  gic?: Omit<GicOptions, 'cpus' | 'affinities'>;
 }
 
 /** The drivers a machine's kernel gets. */
-export const PLATFORM_DRIVERS: readonly Driver[] = [plicDriver, imsicDriver, riscvIommuPlatformDriver, riscvIommuPciDriver, pciHostEcamDriver, dmaEngineDriver];
+export const PLATFORM_DRIVERS: readonly Driver[] = [plicDriver, imsicDriver, gicV2Driver, gicV3Driver, riscvIommuPlatformDriver, riscvIommuPciDriver, pciHostEcamDriver, dmaEngineDriver];
+
+/** The IOMMU architectures this machine builds models of. */
+const MODELLED_IOMMUS: ReadonlySet<IommuKind> = new Set<IommuKind>(['riscv-iommu', 'riscv-iommu-pci']);
 
 export interface MachineIommu {
   node: DtNode;
@@ -63,20 +78,36 @@ export interface MachinePcie {
   bars: BarAssignment[];
 }
 
+export interface MachineGic {
+  node: DtNode;
+  model: GicV2 | GicV3;
+}
+
+/** A modelled interrupt controller's input named by a specifier, or why there is none. */
+type InterruptInput = (cells: readonly number[]) => InterruptLine | string;
+
 export class Machine {
   readonly memory = new PhysicalMemory();
   readonly bus = new SystemBus(this.memory, new MmioBus());
   readonly clock = new Clock();
   readonly hart: Hart;
   readonly plic: Plic | null = null;
+  readonly gic: MachineGic | null = null;
   readonly interruptFile: MsiController | null = null;
   readonly iommus: MachineIommu[] = [];
   readonly dmaEngines: MachineDmaEngine[] = [];
   readonly pcie: MachinePcie[] = [];
-  /** Nodes with a compatible string that no model here implements (they are simply absent). */
+  /**
+   * Nodes with a compatible string that no model here implements, and devices left out
+   * because their DMA goes through an IOMMU without a model (they are simply absent).
+   */
   readonly unmodelled: DtNode[] = [];
   readonly dtb: Uint8Array;
   private bootedKernel: Kernel | null = null;
+  /** The interrupt controllers modelled, by node. */
+  private readonly interruptInputs = new Map<DtNode, InterruptInput>();
+  /** Devices that exist but are not modelled because of the IOMMU in front of them. */
+  private readonly leftOut = new Set<DtNode>();
 
   constructor(
     readonly tree: DeviceTree,
@@ -90,9 +121,11 @@ export class Machine {
       this.interruptFile = new MsiController(imsicNode.path, r.base, imsicNode.u32('riscv,num-ids') ?? 255);
       this.bus.mmio.map(imsicNode.path, r.base, r.size, this.interruptFile);
     }
-    this.hart = new Hart(0, this.interruptFile);
     const plicNode = nodes.find((n) => compatibleWith(n, 'riscv,plic0', 'sifive,plic-1.0.0'));
+    const gicNode = nodes.find((n) => compatibleWith(n, ...GIC_V2_COMPATIBLE, ...GIC_V3_COMPATIBLE));
+    this.hart = new Hart(0, this.interruptFile, processorOf(tree, gicNode !== undefined));
     if (plicNode !== undefined) this.plic = this.buildPlic(plicNode);
+    if (gicNode !== undefined) this.gic = { node: gicNode, model: this.buildGic(gicNode) };
 
     for (const node of nodes) {
       if (compatibleWith(node, 'riscv,iommu')) this.buildPlatformIommu(node);
@@ -103,8 +136,15 @@ export class Machine {
     for (const node of nodes) {
       if (compatibleWith(node, 'iommu-lab,dma-engine')) this.buildDmaEngine(node);
     }
-    const modelled = new Set<DtNode>([...(imsicNode ? [imsicNode] : []), ...(plicNode ? [plicNode] : []), ...this.iommus.map((i) => i.node), ...this.dmaEngines.map((e) => e.node), ...this.pcie.map((p) => p.node)]);
-    for (const p of this.pcie) for (const child of p.node.children) modelled.add(child);
+    const modelled = new Set<DtNode>([
+      ...(imsicNode ? [imsicNode] : []),
+      ...(plicNode ? [plicNode] : []),
+      ...(gicNode ? [gicNode] : []),
+      ...this.iommus.map((i) => i.node),
+      ...this.dmaEngines.map((e) => e.node),
+      ...this.pcie.map((p) => p.node),
+    ]);
+    for (const p of this.pcie) for (const child of p.node.children) if (!this.leftOut.has(child)) modelled.add(child);
     for (const n of nodes) if (!modelled.has(n) && !isStructural(n)) this.unmodelled.push(n);
     this.dtb = writeDtb(tree);
   }
@@ -144,23 +184,93 @@ export class Machine {
     ext.forEach((s, c) => {
       if (s.args[0] === 9) plic.contexts[c].onChange((level) => this.hart.externalInterrupt.set(level));
     });
+    this.interruptInputs.set(node, (cells) => plic.sources[cells[0]] ?? `interrupt ${cells[0]} is beyond the PLIC's ${plic.sourceCount} sources`);
     return plic;
+  }
+
+  /**
+   * A GICv2 (Distributor, CPU interface) or GICv3 (Distributor, Redistributor regions, CPU
+   * interface as the CPU's system registers) for the machine's one CPU, its IRQ and FIQ on
+   * the CPU's inputs.
+   */
+  private buildGic(node: DtNode): GicV2 | GicV3 {
+    const v3 = compatibleWith(node, ...GIC_V3_COMPATIBLE);
+    const reg = regions(node);
+    const rdRegions = v3 ? (node.u32('#redistributor-regions') ?? 1) : 0;
+    if (reg.length < (v3 ? 1 + rdRegions : 2)) {
+      throw new DeviceTreeError(`${node.path}: reg needs the Distributor and ${v3 ? `${rdRegions} Redistributor region(s)` : 'the CPU interface'}`, node.property('reg')?.location);
+    }
+    const options: GicOptions = { ...this.options.gic, cpus: 1, affinities: [this.hart.affinity] };
+    let gic: GicV2 | GicV3;
+    try {
+      gic = v3 ? new GicV3(options, node.path) : new GicV2(options, node.path);
+    } catch (e) {
+      if (e instanceof RangeError) throw new MachineError(`${node.path}: ${e.message}`);
+      throw e;
+    }
+    if (gic instanceof GicV3) {
+      this.bus.mmio.map(`${node.path} (GICD)`, reg[0].base, reg[0].size, gic.distributor);
+      // Redistributors fill the regions in order, one per stride (default: two 64 KiB frames).
+      const stride = BigInt(node.u32('redistributor-stride') ?? 0x20000);
+      let firstCpu = 0;
+      for (let i = 1; i <= rdRegions; i++) {
+        this.bus.mmio.map(`${node.path} (GICR ${i - 1})`, reg[i].base, reg[i].size, gic.redistributorRegion(firstCpu, reg[i].size));
+        firstCpu += Number(reg[i].size / stride);
+      }
+      this.hart.systemRegisters.connect(gic.cpuInterface(0));
+    } else {
+      this.bus.mmio.map(`${node.path} (GICD)`, reg[0].base, reg[0].size, gic.distributor(0));
+      this.bus.mmio.map(`${node.path} (GICC)`, reg[1].base, reg[1].size, gic.cpuInterface(0));
+    }
+    gic.irq(0).onChange((level) => this.hart.externalInterrupt.set(level));
+    gic.fiq(0).onChange((level) => this.hart.fastInterrupt.set(level));
+    // arm,gic specifiers: <type number flags>, type 0 SPI (INTID 32 + n), 1 PPI (16 + n). The
+    // trigger is the kernel's to program; the wire is the same.
+    this.interruptInputs.set(node, (cells) => {
+      if (cells.length < 3) return `a GIC interrupt specifier has 3 cells, not ${cells.length}`;
+      const [type, n] = cells;
+      if (type === 0) return gic.input(32 + n) ?? `SPI ${n} is beyond the GIC's ${gic.spis} SPIs`;
+      if (type === 1) return (n < 16 ? gic.input(16 + n, 0) : undefined) ?? `PPI ${n} does not exist (PPIs are 0-15)`;
+      return `interrupt type ${type} is neither SPI (0) nor PPI (1)`;
+    });
+    return gic;
   }
 
   private interruptsExtended(node: DtNode): PhandleSpecifier[] | undefined {
     return phandleSpecifiers(this.tree, node, 'interrupts-extended', '#interrupt-cells', (m) => new DeviceTreeError(m, node.property('interrupts-extended')?.location));
   }
 
-  /** The PLIC source lines of `node`'s `interrupts` (wired to the platform's PLIC). */
+  /**
+   * The input lines `node`'s interrupts drive, in order (`interrupts-extended`, or
+   * `interrupts` for the interrupt parent). An interrupt whose controller has no model here
+   * gets a line of its own that nothing listens to.
+   */
   private wiresOf(node: DtNode): InterruptLine[] {
-    const plic = this.plic;
-    const cells = node.u32s('interrupts');
-    if (plic === null || cells === undefined) return [];
-    return cells.map((src) => {
-      const line = plic.sources[src];
-      if (line === undefined) throw new DeviceTreeError(`${node.path}: interrupt ${src} is beyond the PLIC's ${plic.sourceCount} sources`, node.property('interrupts')?.location);
+    const property = node.has('interrupts-extended') ? 'interrupts-extended' : 'interrupts';
+    return this.interruptSpecifiers(node).map((s, i) => {
+      const input = s.controller === null ? undefined : this.interruptInputs.get(s.controller);
+      if (input === undefined) return new InterruptLine(`${node.path}.irq${i}`);
+      const line = input(s.cells);
+      if (typeof line === 'string') throw new DeviceTreeError(`${node.path}: ${line}`, node.property(property)?.location);
       return line;
     });
+  }
+
+  /** The specifiers of `node`'s interrupts with the controller each is for (null: no interrupt parent). */
+  private interruptSpecifiers(node: DtNode): { controller: DtNode | null; cells: number[] }[] {
+    const extended = this.interruptsExtended(node);
+    if (extended !== undefined) return extended.map((s) => ({ controller: s.target, cells: s.args }));
+    const cells = node.u32s('interrupts');
+    if (cells === undefined) return [];
+    const controller = interruptParentOf(this.tree, node);
+    if (controller === null) return [];
+    const n = controller.u32('#interrupt-cells');
+    if (n === undefined || n === 0 || cells.length % n !== 0) {
+      throw new DeviceTreeError(`${node.path}: interrupts has ${cells.length} cells, not a multiple of #interrupt-cells (${n ?? 'missing'}) of ${controller.path}`, node.property('interrupts')?.location);
+    }
+    const out: { controller: DtNode | null; cells: number[] }[] = [];
+    for (let i = 0; i < cells.length; i += n) out.push({ controller, cells: cells.slice(i, i + n) });
+    return out;
   }
 
   private newIommu(node: DtNode, wires: InterruptLine[]): MachineIommu {
@@ -184,6 +294,10 @@ export class Machine {
     let port: DmaPort = new DirectDmaPort(this.bus);
     let deviceId: number | null = null;
     if (refs.length > 0) {
+      if (withoutModel(refs[0].iommu)) {
+        this.leftOut.add(node);
+        return;
+      }
       const iommu = this.iommuFor(refs[0].iommu);
       if (iommu === undefined) throw new MachineError(`${node.path}: its IOMMU ${refs[0].iommu.path} is not a model this platform has`);
       port = iommu.port;
@@ -211,9 +325,15 @@ export class Machine {
     const bridge = new PcieHostBridge({ name: node.path, segment, busStart: busRange[0], busEnd: busRange[1], ...(target !== null ? { deviceIdFor } : {}) });
     const ecam = region(node);
     this.bus.mmio.map(`${node.path} (ECAM)`, ecam.base, bridge.ecamSize < ecam.size ? bridge.ecamSize : ecam.size, bridge);
+    // Behind an IOMMU without a model, no function is built: the bridge has empty slots.
+    const functionsLeftOut = target !== null && withoutModel(target);
     // Functions described as child nodes, placed by the BDF in their reg.
     for (const child of node.children) {
       if (!enabled(child)) continue;
+      if (functionsLeftOut) {
+        this.leftOut.add(child);
+        continue;
+      }
       const reg = child.u32s('reg');
       if (reg === undefined || reg.length < 1) continue;
       const bus = (reg[0] >>> 16) & 0xff;
@@ -226,7 +346,7 @@ export class Machine {
         bridge.attach(new PciDmaEngineFunction({ name: child.path, clock: this.clock, bytesPerCycle: this.options.dmaBytesPerCycle ?? 0, burstBytes: this.options.dmaBurstBytes }), dev, fn, bus);
       }
     }
-    if (target !== null) {
+    if (target !== null && !functionsLeftOut) {
       const iommu = this.iommuFor(target);
       if (iommu === undefined) throw new MachineError(`${node.path}: iommu-map names ${target.path}, which is not a model this platform has`);
       bridge.upstream = iommu.port;
@@ -248,9 +368,52 @@ export function pciCompatible(vendor: number, device: number): string {
   return `pci${vendor.toString(16)},${device.toString(16)}`;
 }
 
-/** Nodes that describe structure rather than a device (buses, the root, cpus). */
+/**
+ * Nodes that describe structure rather than a device on the bus: the root, buses, processors
+ * and what is part of a processor (a RISC-V hart's interrupt controller; Arm's architected
+ * timer and PMU, whose interrupts are PPIs), the firmware's PSCI interface, fixed clocks.
+ */
 function isStructural(node: DtNode): boolean {
   const c = node.strings('compatible') ?? [];
-  return node.parent === null || c.some((s) => s === 'simple-bus' || s === 'riscv' || s === 'riscv,cpu-intc') || node.string('device_type') === 'cpu';
+  return node.parent === null || node.string('device_type') === 'cpu' || c.some((s) => STRUCTURAL_COMPATIBLE.test(s));
+}
+
+const STRUCTURAL_COMPATIBLE = /^(simple-bus|riscv|riscv,cpu-intc|arm,psci(-[0-9.]+)?|arm,armv[78]-timer|arm,armv8-pmuv3|arm,cortex-a[0-9]+-pmu|fixed-clock|fixed-factor-clock)$/;
+
+/** An IOMMU of an architecture this project knows (see bindings/kinds.ts) that the machine has no model of. */
+function withoutModel(iommu: DtNode): boolean {
+  const kind = classifyIommu(iommu);
+  return kind !== null && kind !== 'generic' && !MODELLED_IOMMUS.has(kind) && enabled(iommu);
+}
+
+/**
+ * The processor: the first enabled cpu node. RISC-V when its compatible says "riscv" (the
+ * RISC-V cpu binding requires it); Arm when it names an Arm core, or when the tree has a GIC
+ * (other vendors' Arm cores, or no cpu node at all); RISC-V otherwise.
+ */
+function processorOf(tree: DeviceTree, hasGic: boolean): { architecture: CpuArchitecture; affinity: number } {
+  const cpu = tree.find('/cpus')?.children.find((n) => n.string('device_type') === 'cpu' && enabled(n));
+  const compatible = cpu?.strings('compatible') ?? [];
+  const arm = !compatible.includes('riscv') && (hasGic || compatible.some((c) => c.startsWith('arm,')));
+  if (!arm) return { architecture: 'riscv', affinity: 0 };
+  // An Arm cpu's reg holds MPIDR_EL1's affinity: Aff2..Aff0 in the last cell, Aff3 in the one before.
+  const reg = cpu?.u32s('reg') ?? [0];
+  const low = reg[reg.length - 1] & 0xff_ffff;
+  const aff3 = reg.length > 1 ? reg[reg.length - 2] & 0xff : 0;
+  return { architecture: 'arm', affinity: ((aff3 << 24) | low) >>> 0 };
+}
+
+/** The interrupt parent of `node`: `interrupt-parent`, else the tree parent, until a node with #interrupt-cells (Devicetree Specification 2.4). */
+function interruptParentOf(tree: DeviceTree, node: DtNode): DtNode | null {
+  let current = node;
+  for (let depth = 0; depth < 64; depth++) {
+    const phandle = current.u32('interrupt-parent');
+    const next = phandle === undefined ? current.parent : tree.byPhandle(phandle);
+    if (next === undefined) throw new DeviceTreeError(`${current.path}: interrupt-parent refers to phandle ${phandle}, which no node has`, current.property('interrupt-parent')?.location);
+    if (next === null) return null;
+    if (next.has('#interrupt-cells')) return next;
+    current = next;
+  }
+  return null;
 }
 
