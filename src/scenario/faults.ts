@@ -1,10 +1,11 @@
 // Faults as a scenario sees them: every fault reported to the IOMMU core is recorded here
 // (through the core's fault observers), and `expect faults` checks the ones reported since its
-// previous check. Cause names come from the
-// specification's cause table in formats/riscv-iommu (RISC-V IOMMU spec, "Fault/Event-Queue",
-// table of fault record CAUSE encodings).
+// previous check. A fault's cause is its architecture's code (RISC-V IOMMU fault-record CAUSE,
+// SMMUv3 event number) with the name the driver reported; scenarios may name causes as either
+// specification does ("Read page fault", 13; F_TRANSLATION, 0x10).
 
 import { Cause, CAUSE_DESCRIPTIONS, describeCause } from '../formats/riscv-iommu/records.js';
+import { EventType } from '../formats/smmuv3/records.js';
 import type { IommuFault } from '../os/core/types.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import type { FaultReport } from '../report/types.js';
@@ -20,21 +21,25 @@ function normalize(name: string): string {
 const BY_NAME: ReadonlyMap<string, number> = new Map([
   ...Object.entries(CAUSE_DESCRIPTIONS).map(([code, text]) => [normalize(text), Number(code)] as const),
   ...Object.entries(Cause).map(([key, code]) => [normalize(key), code] as const),
+  ...Object.entries(EventType).map(([key, code]) => [normalize(key), code] as const),
 ]);
 
-/** The cause code named `name` ("Read page fault", "read-page-fault", "ReadPageFault"), or null. */
+const SMMU_EVENT_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(EventType).map(([name, code]) => [code, name]));
+
+/** The cause code named `name` ("Read page fault", "read-page-fault", "ReadPageFault", "F_TRANSLATION"), or null. */
 export function causeByName(name: string): number | null {
   return BY_NAME.get(normalize(name)) ?? null;
 }
 
-/** "13 (Read page fault)" */
-export function formatCause(code: number): string {
-  return `${code} (${describeCause(code)})`;
+/** "13 (Read page fault)": with the name a driver gave, else what either specification calls the code. */
+export function formatCause(code: number, name?: string): string {
+  const known = CAUSE_DESCRIPTIONS[code] ?? SMMU_EVENT_NAMES.get(code);
+  return `${code} (${name ?? known ?? describeCause(code)})`;
 }
 
 export function formatFault(f: RecordedFault): string {
   const pasid = f.pasid === null ? '' : ` pasid ${f.pasid}`;
-  return `${f.device ?? 'unknown device'} ${f.write ? 'write' : 'read'} at ${hex(f.iova)}${pasid}: cause ${formatCause(f.cause)}`;
+  return `${f.device ?? 'unknown device'} ${f.write ? 'write' : 'read'} at ${hex(f.iova)}${pasid}: cause ${formatCause(f.cause, f.causeName)}`;
 }
 
 export class FaultCollector {
@@ -55,7 +60,7 @@ export class FaultCollector {
       write: fault.write,
       pasid: fault.pasid,
       cause: fault.cause,
-      causeName: describeCause(fault.cause),
+      causeName: fault.reason,
       iommu: fault.iommu,
       cycle: this.kernel.clock.now,
     };

@@ -370,7 +370,7 @@ export class ScenarioRunner {
     this.kernel.poll();
     this.expectations.checked++;
     const newFaults = this.faults.all.slice(faultsBefore);
-    const iommuSays = newFaults.length === 0 ? '' : `; IOMMU fault: cause ${formatCause(newFaults[0].cause)}`;
+    const iommuSays = newFaults.length === 0 ? '' : `; IOMMU fault: cause ${formatCause(newFaults[0].cause, newFaults[0].causeName)}`;
     if (r.ok) {
       // PCIe writes are posted: a function never learns that the IOMMU blocked one.
       const unseen = newFaults.length === 0 ? '' : `, but the IOMMU blocked ${newFaults.length === 1 ? 'a transaction' : `${newFaults.length} transactions`} the device did not see fail (posted writes)${iommuSays}`;
@@ -448,7 +448,7 @@ export class ScenarioRunner {
     const page = c.iova === undefined ? null : this.resolveDma(c.iova) >> 12n;
     const matching = window.filter((f) => (dev === null || f.device === dev.name) && (c.cause === undefined || f.cause === c.cause) && (page === null || f.iova >> 12n === page));
     const ok = c.count === undefined ? matching.length > 0 : matching.length === c.count;
-    const filters = [dev === null ? null : `of ${dev.name}`, c.cause === undefined ? null : `with cause ${formatCause(c.cause)}`, page === null ? null : `in page ${hex(page << 12n)}`].filter((s) => s !== null).join(' ');
+    const filters = [dev === null ? null : `of ${dev.name}`, c.cause === undefined ? null : `with cause ${formatCause(c.cause, window.find((f) => f.cause === c.cause)?.causeName)}`, page === null ? null : `in page ${hex(page << 12n)}`].filter((s) => s !== null).join(' ');
     const wanted = c.count === undefined ? 'at least one fault' : `${c.count} fault${c.count === 1 ? '' : 's'}`;
     if (!ok) {
       const seen = window.length === 0 ? 'no faults were reported since the previous check' : `faults since the previous check: ${window.slice(0, 3).map(formatFault).join('; ')}${window.length > 3 ? `; and ${window.length - 3} more` : ''}`;
