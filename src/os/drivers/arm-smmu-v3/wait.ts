@@ -1,0 +1,25 @@
+// Busy-waiting as a CPU does it: check, take pending interrupts, let a little simulated time
+// pass (the SMMU may finish a handshake on a later cycle), and give up after a bounded number
+// of polls, so that dead hardware becomes a clear error rather than a hang (Linux polls for
+// ARM_SMMU_POLL_TIMEOUT_US).
+
+import type { Kernel } from '../../kernel/kernel.js';
+
+/** Polls before a wait gives up. */
+export const POLL_LIMIT = 10_000;
+/** Simulated cycles one poll takes. */
+export const POLL_DELAY_CYCLES = 10;
+
+/**
+ * Polls `done` until it returns true (returns true) or the budget runs out (returns false).
+ * `between` runs after each failed check, before interrupts are taken.
+ */
+export function pollUntil(kernel: Kernel, done: () => boolean, between?: () => void, limit = POLL_LIMIT): boolean {
+  for (let i = 0; i < limit; i++) {
+    if (done()) return true;
+    between?.();
+    kernel.poll();
+    kernel.clock.advance(POLL_DELAY_CYCLES);
+  }
+  return done();
+}
