@@ -22,7 +22,7 @@ export function formatExplanation(e: Explanation): string {
     e.accesses.forEach((a, i) => {
       const value = hex(a.value, a.size * 2);
       out += `  ${String(i + 1).padStart(2)}. ${a.write ? 'write' : 'read '} ${a.what.padEnd(width)}  ${hex(a.address).padStart(12)} = ${value}\n`;
-      const fields = a.fields.map((f) => `${f.name}=${/PPN|ADDR|mask|pattern/.test(f.name) ? hex(f.value) : String(f.value)}`).join(' ');
+      const fields = a.fields.map((f) => `${f.name}=${/PPN|ADDR|Ptr|TTB|MAIR|mask|pattern/.test(f.name) ? hex(f.value) : String(f.value)}`).join(' ');
       const line = `${fields}${a.meaning === '' ? '' : `${fields === '' ? '' : ' '}-> ${a.meaning}`}`;
       if (line !== '') out += `      ${line}\n`;
     });

@@ -8,6 +8,7 @@
 //   if (error !== null) console.error(error.message); // file:line: steps[4] "label": reason
 
 import { ParameterError } from '../hw/riscv-iommu/parameters.js';
+import { ParameterError as SmmuV3ParameterError } from '../hw/smmuv3/parameters.js';
 import { IommuError, Prot as CoreProt, DomainType, type IommuDomain } from '../os/core/types.js';
 import { DmaMappingError, type DmaDirectionValue } from '../os/dma/types.js';
 import type { Device } from '../os/driver-model/device.js';
@@ -122,6 +123,7 @@ export class ScenarioRunner {
       this.machine = new Machine(this.platform.tree, machineOptions(scenario));
     } catch (e) {
       if (e instanceof ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'riscv-iommu']))}config.riscv-iommu: ${e.message}`]);
+      if (e instanceof SmmuV3ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'smmuv3']))}config.smmuv3: ${e.message}`]);
       if (e instanceof MachineError) throw new ScenarioError([`${at(source.file, platformLine)}platform: ${e.message}`]);
       throw e;
     }
@@ -494,6 +496,7 @@ export function machineOptions(s: Scenario): MachineOptions {
         ...(caches.processContexts === undefined ? {} : { processContexts: caches.processContexts }),
       },
     },
+    smmuv3: { capabilities: c.smmuv3.capabilities, caches: c.smmuv3.caches },
     dmaBytesPerCycle: c.dmaEngine.bytesPerCycle,
     ...(c.dmaEngine.burstBytes === undefined ? {} : { dmaBurstBytes: c.dmaEngine.burstBytes }),
     kernel: {

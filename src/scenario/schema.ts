@@ -6,6 +6,7 @@
 
 import * as z from 'zod';
 import { DEFAULT_CAPABILITIES, type RiscvIommuCapabilities } from '../hw/riscv-iommu/parameters.js';
+import { DEFAULT_CAPABILITIES as SMMUV3_DEFAULT_CAPABILITIES, type SmmuV3Capabilities } from '../hw/smmuv3/parameters.js';
 import { listBuiltinPlatforms } from '../platform/builtin/index.js';
 import { causeByName } from './faults.js';
 import {
@@ -50,6 +51,10 @@ export interface ScenarioConfig {
     capabilities: Partial<RiscvIommuCapabilities>;
     directoryLevels?: 1 | 2 | 3;
     caches: { iotlb?: CacheConfig; deviceContexts?: CacheConfig; processContexts?: CacheConfig };
+  };
+  smmuv3: {
+    capabilities: Partial<SmmuV3Capabilities>;
+    caches: { tlb?: CacheConfig; ste?: CacheConfig; cd?: CacheConfig };
   };
   dmaEngine: { bytesPerCycle: number; burstBytes: number | undefined };
 }
@@ -220,6 +225,31 @@ function capabilityShape(): Record<keyof RiscvIommuCapabilities, z.ZodOptional<z
   return shape as Record<keyof RiscvIommuCapabilities, z.ZodOptional<z.ZodType<unknown>>>;
 }
 
+/** The SMMUv3 features a scenario may set: booleans, numbers in their architected ranges, and the named choices. */
+function smmuV3CapabilityShape(): Record<keyof SmmuV3Capabilities, z.ZodOptional<z.ZodType<unknown>>> {
+  const ranges: Readonly<Record<string, [number, number, string]>> = {
+    sidBits: [0, 32, 'a number of StreamID bits'],
+    ssidBits: [0, 20, 'a number of SubstreamID bits'],
+    cmdqLog2Max: [0, 19, 'a log2 queue size'],
+    eventqLog2Max: [0, 19, 'a log2 queue size'],
+    priqLog2Max: [0, 19, 'a log2 queue size'],
+    oasBits: [32, 52, 'an output address size in bits'],
+    vaBits: [48, 52, 'a virtual address size in bits'],
+  };
+  const choices: Readonly<Record<string, readonly string[]>> = {
+    httu: ['none', 'access', 'access-dirty'],
+    ttEndian: ['mixed', 'little', 'big'],
+    termModel: ['abort-or-raz-wi', 'abort-only'],
+  };
+  const shape: Record<string, z.ZodOptional<z.ZodType<unknown>>> = {};
+  for (const key of Object.keys(SMMUV3_DEFAULT_CAPABILITIES)) {
+    const r = ranges[key];
+    const c = choices[key];
+    shape[key] = (r !== undefined ? count(r[0], r[1], r[2]) : c !== undefined ? choice(c) : value(parseBoolean)).optional();
+  }
+  return shape as Record<keyof SmmuV3Capabilities, z.ZodOptional<z.ZodType<unknown>>>;
+}
+
 const configSchema = mapping('config', {
   kernel: mapping('config.kernel', {
     'default-domain': choice(['translated', 'passthrough'] as const).optional(),
@@ -236,6 +266,14 @@ const configSchema = mapping('config', {
       iotlb: cacheGeometry('iotlb').optional(),
       'device-contexts': cacheGeometry('device-contexts').optional(),
       'process-contexts': cacheGeometry('process-contexts').optional(),
+    }).optional(),
+  }).optional(),
+  smmuv3: mapping('config.smmuv3', {
+    capabilities: mapping('capabilities', smmuV3CapabilityShape()).optional(),
+    caches: mapping('caches', {
+      tlb: cacheGeometry('tlb').optional(),
+      ste: cacheGeometry('ste').optional(),
+      cd: cacheGeometry('cd').optional(),
     }).optional(),
   }).optional(),
   'dma-engine': mapping('config.dma-engine', {
@@ -269,6 +307,7 @@ function toConfig(raw: RawConfig | undefined): ScenarioConfig {
       directoryLevels: r?.['directory-levels'] as 1 | 2 | 3 | undefined,
       caches: { iotlb: caches?.iotlb, deviceContexts: caches?.['device-contexts'], processContexts: caches?.['process-contexts'] },
     },
+    smmuv3: { capabilities: (raw?.smmuv3?.capabilities ?? {}) as Partial<SmmuV3Capabilities>, caches: { ...raw?.smmuv3?.caches } },
     dmaEngine: { bytesPerCycle: raw?.['dma-engine']?.['bytes-per-cycle'] ?? 0, burstBytes: raw?.['dma-engine']?.['burst-bytes'] },
   };
 }

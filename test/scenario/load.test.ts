@@ -76,6 +76,7 @@ describe('values', () => {
     expect(scenario.config).toEqual({
       kernel: { defaultDomain: 'translated', invalidation: 'strict', flushQueue: { size: undefined, timeout: undefined } },
       riscvIommu: { capabilities: {}, directoryLevels: undefined, caches: { iotlb: undefined, deviceContexts: undefined, processContexts: undefined } },
+      smmuv3: { capabilities: {}, caches: {} },
       dmaEngine: { bytesPerCycle: 0 },
     });
     expect(scenario.steps[0]).toMatchObject({ prot: 'rw', label: null, index: 0 });

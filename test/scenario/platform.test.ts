@@ -74,7 +74,9 @@ describe('config', () => {
         '  - domain: { name: d, device: 0000:00:01.0 }',
       ),
     );
-    const params = r.runner.machine.iommus[0].model.params;
+    const iommu = r.runner.machine.iommus[0];
+    if (iommu.kind !== 'riscv-iommu') throw new Error('riscv-virt has a RISC-V IOMMU');
+    const params = iommu.model.params;
     expect(params.caches).toEqual({ iotlb: { sets: 4, ways: 2 }, deviceContexts: { sets: 2, ways: 1 }, processContexts: { sets: 1, ways: 1 } });
     expect(params.maxDirectoryLevels).toBe(2);
     expect(params.capabilities).toMatchObject({ Sv57: false, Sv48: true, PAS: 48 });

@@ -2,8 +2,9 @@
 // interrupt controller or another supplier has not probed yet), the device is retried each
 // time another device binds, until nothing changes.
 
+import { DeviceTreeError } from '../../formats/devicetree/tree.js';
 import type { Kernel } from '../kernel/kernel.js';
-import { Device, driverMatches, type Driver } from './device.js';
+import { Device, driverMatches, type Driver, type ProbeResult } from './device.js';
 
 export class DriverModel {
   readonly drivers: Driver[] = [];
@@ -62,7 +63,15 @@ export class DriverModel {
       log.error(dev.name, `IOMMU setup failed: ${dma.error}`);
       return false;
     }
-    const result = driver.probe(dev, this.kernel);
+    let result: ProbeResult;
+    try {
+      result = driver.probe(dev, this.kernel);
+    } catch (e) {
+      // A driver that trips over its device (a malformed device-tree property, say) fails
+      // that device's probe, as a Linux probe returning an error; the boot goes on.
+      if (!(e instanceof DeviceTreeError)) throw e;
+      result = { error: e.message };
+    }
     if (result === 'bound') {
       dev.driver = driver;
       dev.state = 'bound';

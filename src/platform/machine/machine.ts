@@ -19,8 +19,10 @@ import { phandleSpecifiers, type PhandleSpecifier } from '../../formats/devicetr
 import { DeviceTreeError, type DeviceTree, type DtNode } from '../../formats/devicetree/tree.js';
 import { writeDtb } from '../../formats/dtb/index.js';
 import { RiscvIommu, RiscvIommuDmaPort, type RiscvIommuOptions } from '../../hw/riscv-iommu/index.js';
+import { SmmuV3, SmmuV3DmaPort, type SmmuV3InterruptLines, type SmmuV3Options } from '../../hw/smmuv3/index.js';
 import { iommuForRid, iommuMapOf, iommusOf } from '../../os/core/of-iommu.js';
 import type { Driver } from '../../os/driver-model/device.js';
+import { armSmmuV3Driver } from '../../os/drivers/arm-smmu-v3/index.js';
 import { dmaEngineDriver } from '../../os/drivers/dma-engine/index.js';
 import { GIC_V2_COMPATIBLE, gicV2Driver } from '../../os/drivers/irqchip/gic-v2.js';
 import { GIC_V3_COMPATIBLE, gicV3Driver } from '../../os/drivers/irqchip/gic-v3.js';
@@ -33,7 +35,7 @@ import { region, regions } from '../../os/of/address.js';
 import { Clock } from '../../sim/clock.js';
 import { Hart, type CpuArchitecture } from '../../sim/hart.js';
 import { InterruptLine, MsiController } from '../../sim/irq.js';
-import { MmioBus } from '../../sim/mmio.js';
+import { BusError, MmioBus, type MmioDevice } from '../../sim/mmio.js';
 import { PhysicalMemory } from '../../sim/physical-memory.js';
 import { SystemBus } from '../../sim/system-bus.js';
 import { classifyIommu, type IommuKind } from '../bindings/kinds.js';
@@ -43,6 +45,8 @@ export class MachineError extends Error {}
 export interface MachineOptions {
   /** Parameters of every RISC-V IOMMU model (capabilities, cache sizes, ...). */
   riscvIommu?: RiscvIommuOptions;
+  /** Parameters of every SMMUv3 model (IDR features, queue and table limits, cache sizes). */
+  smmuv3?: SmmuV3Options;
   /** Throughput of DMA engines in bytes per cycle (0: a transfer completes when started). */
   dmaBytesPerCycle?: number;
   /** Largest bus transaction of DMA engines in bytes (a power of two, 8..4096; default 64). */
@@ -54,16 +58,13 @@ export interface MachineOptions {
 }
 
 /** The drivers a machine's kernel gets. */
-export const PLATFORM_DRIVERS: readonly Driver[] = [plicDriver, imsicDriver, gicV2Driver, gicV3Driver, riscvIommuPlatformDriver, riscvIommuPciDriver, pciHostEcamDriver, dmaEngineDriver];
+export const PLATFORM_DRIVERS: readonly Driver[] = [plicDriver, imsicDriver, gicV2Driver, gicV3Driver, riscvIommuPlatformDriver, riscvIommuPciDriver, armSmmuV3Driver, pciHostEcamDriver, dmaEngineDriver];
 
 /** The IOMMU architectures this machine builds models of. */
-const MODELLED_IOMMUS: ReadonlySet<IommuKind> = new Set<IommuKind>(['riscv-iommu', 'riscv-iommu-pci']);
+const MODELLED_IOMMUS: ReadonlySet<IommuKind> = new Set<IommuKind>(['riscv-iommu', 'riscv-iommu-pci', 'arm-smmu-v3']);
 
-export interface MachineIommu {
-  node: DtNode;
-  model: RiscvIommu;
-  port: DmaPort;
-}
+/** An IOMMU model of the machine, by architecture, with the port its masters' DMA goes to. */
+export type MachineIommu = { kind: 'riscv-iommu'; node: DtNode; model: RiscvIommu; port: RiscvIommuDmaPort } | { kind: 'smmuv3'; node: DtNode; model: SmmuV3; port: SmmuV3DmaPort };
 
 export interface MachineDmaEngine {
   node: DtNode;
@@ -119,7 +120,7 @@ export class Machine {
     if (imsicNode !== undefined) {
       const r = region(imsicNode);
       this.interruptFile = new MsiController(imsicNode.path, r.base, imsicNode.u32('riscv,num-ids') ?? 255);
-      this.bus.mmio.map(imsicNode.path, r.base, r.size, this.interruptFile);
+      this.mapRegion(imsicNode.path, r.base, r.size, this.interruptFile);
     }
     const plicNode = nodes.find((n) => compatibleWith(n, 'riscv,plic0', 'sifive,plic-1.0.0'));
     const gicNode = nodes.find((n) => compatibleWith(n, ...GIC_V2_COMPATIBLE, ...GIC_V3_COMPATIBLE));
@@ -129,6 +130,7 @@ export class Machine {
 
     for (const node of nodes) {
       if (compatibleWith(node, 'riscv,iommu')) this.buildPlatformIommu(node);
+      else if (compatibleWith(node, 'arm,smmu-v3')) this.buildSmmuV3(node);
     }
     for (const node of nodes) {
       if (compatibleWith(node, 'pci-host-ecam-generic')) this.buildPcie(node);
@@ -173,6 +175,16 @@ export class Machine {
 
   // ---- builders ------------------------------------------------------------------------
 
+  /** Maps a device's registers; overlapping regions are a mistake of the device tree. */
+  private mapRegion(name: string, base: bigint, size: bigint, device: MmioDevice): void {
+    try {
+      this.bus.mmio.map(name, base, size, device);
+    } catch (e) {
+      if (e instanceof BusError) throw new MachineError(`${name}: ${e.message}`);
+      throw e;
+    }
+  }
+
   private buildPlic(node: DtNode): Plic {
     const sources = node.u32('riscv,ndev');
     if (sources === undefined) throw new DeviceTreeError(`${node.path}: a PLIC needs riscv,ndev`, node.location);
@@ -180,7 +192,7 @@ export class Machine {
     // (9) drives the hart's pin.
     const ext = this.interruptsExtended(node) ?? [];
     const plic = new Plic(node.path, sources, Math.max(1, ext.length));
-    this.bus.mmio.map(node.path, region(node).base, PLIC_REGION_SIZE, plic);
+    this.mapRegion(node.path, region(node).base, PLIC_REGION_SIZE, plic);
     ext.forEach((s, c) => {
       if (s.args[0] === 9) plic.contexts[c].onChange((level) => this.hart.externalInterrupt.set(level));
     });
@@ -209,18 +221,18 @@ export class Machine {
       throw e;
     }
     if (gic instanceof GicV3) {
-      this.bus.mmio.map(`${node.path} (GICD)`, reg[0].base, reg[0].size, gic.distributor);
+      this.mapRegion(`${node.path} (GICD)`, reg[0].base, reg[0].size, gic.distributor);
       // Redistributors fill the regions in order, one per stride (default: two 64 KiB frames).
       const stride = BigInt(node.u32('redistributor-stride') ?? 0x20000);
       let firstCpu = 0;
       for (let i = 1; i <= rdRegions; i++) {
-        this.bus.mmio.map(`${node.path} (GICR ${i - 1})`, reg[i].base, reg[i].size, gic.redistributorRegion(firstCpu, reg[i].size));
+        this.mapRegion(`${node.path} (GICR ${i - 1})`, reg[i].base, reg[i].size, gic.redistributorRegion(firstCpu, reg[i].size));
         firstCpu += Number(reg[i].size / stride);
       }
       this.hart.systemRegisters.connect(gic.cpuInterface(0));
     } else {
-      this.bus.mmio.map(`${node.path} (GICD)`, reg[0].base, reg[0].size, gic.distributor(0));
-      this.bus.mmio.map(`${node.path} (GICC)`, reg[1].base, reg[1].size, gic.cpuInterface(0));
+      this.mapRegion(`${node.path} (GICD)`, reg[0].base, reg[0].size, gic.distributor(0));
+      this.mapRegion(`${node.path} (GICC)`, reg[1].base, reg[1].size, gic.cpuInterface(0));
     }
     gic.irq(0).onChange((level) => this.hart.externalInterrupt.set(level));
     gic.fiq(0).onChange((level) => this.hart.fastInterrupt.set(level));
@@ -273,20 +285,45 @@ export class Machine {
     return out;
   }
 
-  private newIommu(node: DtNode, wires: InterruptLine[]): MachineIommu {
+  private newIommu(node: DtNode, wires: InterruptLine[]): MachineIommu & { kind: 'riscv-iommu' } {
     // Wired outputs by vector: the node's interrupts first, unconnected lines for the rest.
     const vectors = 1 << (this.options.riscvIommu?.interruptVectorBits ?? 4);
     const outputs = Array.from({ length: vectors }, (_, v) => wires[v] ?? new InterruptLine(`${node.path}.wsi${v}`));
     const model = new RiscvIommu({ ...this.options.riscvIommu, memory: this.memory, bus: this.bus, clock: this.clock, wires: outputs });
-    const iommu = { node, model, port: new RiscvIommuDmaPort(model) };
+    const iommu = { kind: 'riscv-iommu' as const, node, model, port: new RiscvIommuDmaPort(model) };
     this.iommus.push(iommu);
     return iommu;
+  }
+
+  /**
+   * An SMMUv3 (binding arm,smmu-v3): the register frame at `reg`, its wired interrupts by
+   * `interrupt-names` (eventq, priq, cmdq-sync, gerror, or one "combined").
+   */
+  private buildSmmuV3(node: DtNode): void {
+    const wires = this.wiresOf(node);
+    const names = node.strings('interrupt-names') ?? [];
+    const lines: SmmuV3InterruptLines = {};
+    const byName: Readonly<Record<string, keyof SmmuV3InterruptLines>> = { eventq: 'eventq', priq: 'priq', 'cmdq-sync': 'cmdqSync', gerror: 'gerror', combined: 'combined' };
+    names.forEach((name, i) => {
+      const key = byName[name];
+      if (key !== undefined && wires[i] !== undefined) lines[key] = wires[i];
+    });
+    let model: SmmuV3;
+    try {
+      model = new SmmuV3({ ...this.options.smmuv3, memory: this.memory, bus: this.bus, interrupts: lines });
+    } catch (e) {
+      if (e instanceof RangeError) throw new MachineError(`${node.path}: ${e.message}`);
+      throw e;
+    }
+    const r = region(node);
+    this.mapRegion(node.path, r.base, r.size, model);
+    this.iommus.push({ kind: 'smmuv3', node, model, port: new SmmuV3DmaPort(model) });
   }
 
   private buildPlatformIommu(node: DtNode): void {
     const iommu = this.newIommu(node, this.wiresOf(node));
     const r = region(node);
-    this.bus.mmio.map(node.path, r.base, r.size, iommu.model);
+    this.mapRegion(node.path, r.base, r.size, iommu.model);
   }
 
   private buildDmaEngine(node: DtNode): void {
@@ -294,7 +331,7 @@ export class Machine {
     let port: DmaPort = new DirectDmaPort(this.bus);
     let deviceId: number | null = null;
     if (refs.length > 0) {
-      if (withoutModel(refs[0].iommu)) {
+      if (refs.some((r) => withoutModel(r.iommu))) {
         this.leftOut.add(node);
         return;
       }
@@ -306,7 +343,7 @@ export class Machine {
     const wires = this.wiresOf(node);
     const engine = new DmaEngine({ name: node.path, port, deviceId: deviceId ?? 0, irq: wires[0], clock: this.clock, bytesPerCycle: this.options.dmaBytesPerCycle ?? 0, burstBytes: this.options.dmaBurstBytes });
     const r = region(node);
-    this.bus.mmio.map(node.path, r.base, r.size, engine);
+    this.mapRegion(node.path, r.base, r.size, engine);
     this.dmaEngines.push({ node, engine, deviceId });
   }
 
@@ -324,7 +361,7 @@ export class Machine {
     };
     const bridge = new PcieHostBridge({ name: node.path, segment, busStart: busRange[0], busEnd: busRange[1], ...(target !== null ? { deviceIdFor } : {}) });
     const ecam = region(node);
-    this.bus.mmio.map(`${node.path} (ECAM)`, ecam.base, bridge.ecamSize < ecam.size ? bridge.ecamSize : ecam.size, bridge);
+    this.mapRegion(`${node.path} (ECAM)`, ecam.base, bridge.ecamSize < ecam.size ? bridge.ecamSize : ecam.size, bridge);
     // Behind an IOMMU without a model, no function is built: the bridge has empty slots.
     const functionsLeftOut = target !== null && withoutModel(target);
     // Functions described as child nodes, placed by the BDF in their reg.
@@ -350,6 +387,14 @@ export class Machine {
       const iommu = this.iommuFor(target);
       if (iommu === undefined) throw new MachineError(`${node.path}: iommu-map names ${target.path}, which is not a model this platform has`);
       bridge.upstream = iommu.port;
+      // ATS and PRI messages between the IOMMU and the functions go through the bridge.
+      bridge.pageRequestSink = iommu.kind === 'smmuv3' ? iommu.model : iommu.port;
+      if (iommu.kind === 'smmuv3') {
+        iommu.model.atcTarget = bridge;
+        iommu.model.priTarget = bridge;
+      } else {
+        iommu.port.connect({ invalidations: bridge, responses: bridge, segment });
+      }
     } else {
       bridge.upstream = new DirectDmaPort(this.bus);
     }

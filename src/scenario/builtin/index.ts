@@ -14,6 +14,7 @@ export interface BuiltinScenario {
 
 const SCENARIOS: readonly Omit<BuiltinScenario, 'file'>[] = [
   { name: 'riscv-virt-tour', description: 'RISC-V IOMMU on riscv-virt: DMA API, a VFIO-style domain with a 2 MiB page, a fault, isolation, a streaming workload (the default)' },
+  { name: 'arm-virt-tour', description: 'Arm SMMUv3 on arm-virt: the same tour through stage 1, with ATS on the PCIe functions' },
 ];
 
 export const DEFAULT_SCENARIO = 'riscv-virt-tour';

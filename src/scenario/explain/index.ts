@@ -8,6 +8,7 @@ import { ScenarioError } from '../errors.js';
 import { hardwareIdentity } from '../devices.js';
 import { StepFailure, type ScenarioRunner } from '../run.js';
 import { explainRiscvIommu } from './riscv-iommu.js';
+import { explainSmmuV3 } from './smmuv3.js';
 import type { ExplainRequest, Explanation } from './types.js';
 
 export type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation, ExplainRequest } from './types.js';
@@ -28,5 +29,6 @@ export function explainTranslation(runner: ScenarioRunner, request: ExplainReque
   if (hw === null) throw new ScenarioError([`${dev.name}: its DMA is not translated by an IOMMU model of this machine`]);
   const iova = guard('--iova', () => runner.resolveDma(request.iova));
   const base = { device: dev.name, deviceId: hw.deviceId, iommu: hw.iommu.node.path, iova, access: request.write ? ('write' as const) : ('read' as const), pasid: request.pasid };
-  return explainRiscvIommu(runner, hw.iommu.node.path, hw.iommu.model, base, request.cold);
+  const iommu = hw.iommu;
+  return iommu.kind === 'smmuv3' ? explainSmmuV3(runner, iommu.node.path, iommu.model, base, request.cold) : explainRiscvIommu(runner, iommu.node.path, iommu.model, base, request.cold);
 }

@@ -145,7 +145,6 @@ describe('QEMU virt device trees (test/fixtures)', () => {
       '/virtio_mmio@a000000',
       '/gpio-keys',
       '/pl061@9030000',
-      '/smmuv3@9050000',
       '/pl031@9010000',
       '/pl011@9000000',
       '/intc@8000000/v2m@8020000',
@@ -153,6 +152,7 @@ describe('QEMU virt device trees (test/fixtures)', () => {
     ]);
     const { text, state } = bootLog(machine);
     expect(state('8000000.intc'), text).toBe('bound');
+    expect(state('9050000.smmuv3'), text).toBe('bound');
     expect(state('10000000.pcie'), text).toBe('bound');
     expect(text).toMatch(/GICv2: 288 interrupts \(256 SPIs\)/);
     expect(text).not.toMatch(/\[error\]/);
@@ -181,17 +181,18 @@ describe('QEMU virt device trees (test/fixtures)', () => {
     expect(text).not.toMatch(/\[error\]/);
   });
 
-  it('an Arm board with a DMA engine behind an SMMUv3 and an IPMMU: the engine is left out, the GICv3 binds', () => {
+  it('an Arm board with a DMA engine behind an SMMUv3 and an IPMMU: the engine is left out, the GICv3 and the SMMUv3 bind', () => {
     const machine = fixture('dtb/arm-smmuv3.dts');
     expect(machine.dmaEngines).toEqual([]);
     expect(machine.unmodelled.map((n) => n.path)).toEqual([
       '/interrupt-controller@8000000/msi-controller@8080000',
-      '/iommu@9050000',
       '/iommu@e67b0000',
       '/iommu@febd0000',
       '/dma@9060000',
     ]);
-    expect(bootLog(machine).state('8000000.interrupt-controller')).toBe('bound');
+    const { state } = bootLog(machine);
+    expect(state('8000000.interrupt-controller')).toBe('bound');
+    expect(state('9050000.iommu')).toBe('bound');
   });
 });
 
@@ -202,15 +203,26 @@ describe('the arm-virt built-in platform', () => {
 /delete-node/ &smmu;
 `;
 
-  it('lists the SMMUv3 and what is behind it as unmodelled until the machine models an SMMUv3, and boots', () => {
+  it('builds the SMMUv3 with its wired interrupts, and DMA of the engine and of the PCI functions goes through it', () => {
     const machine = new Machine(loadBuiltinPlatform('arm-virt').tree);
-    expect(machine.unmodelled.map((n) => n.path)).toEqual(['/iommu@9050000', '/dma-controller@c000000', '/pcie@10000000/dma@1', '/pcie@10000000/dma@2']);
-    expect(machine.dmaEngines).toEqual([]);
+    expect(machine.unmodelled).toEqual([]);
+    const smmu = machine.iommus[0];
+    expect(smmu.kind).toBe('smmuv3');
+    expect(machine.dmaEngines[0]).toMatchObject({ deviceId: 0x10000 });
+    expect(machine.dmaEngines[0].engine.port).toBe(smmu.port);
+    expect(machine.pcie[0].bridge.upstream).toBe(smmu.port);
     const { kernel, text, state } = bootLog(machine);
-    expect(state('8000000.intc'), text).toBe('bound');
-    expect(state('c000000.dma-controller'), text).toBe('deferred'); // waiting for its IOMMU's driver
-    expect(kernel.drivers.devices.filter((d) => d.bus === 'pci')).toEqual([]);
+    for (const name of ['8000000.intc', '9050000.iommu', 'c000000.dma-controller', '10000000.pcie', '0000:00:01.0', '0000:00:02.0']) expect(state(name), text).toBe('bound');
     expect(text).not.toMatch(/\[error\]/);
+    // The engine's default domain: DMA through the DMA API is translated by the SMMU.
+    const dev = kernel.drivers.find((d) => d.name === 'c000000.dma-controller')!;
+    const src = BigInt(kernel.pages.allocPages(1)) << 12n;
+    const dst = BigInt(kernel.pages.allocPages(1)) << 12n;
+    machine.memory.writeBytes(src, pattern(4096, 3));
+    const before = smmu.model.statistics().requests.untranslated;
+    expect(dmaEngineOf(dev).copy(src, dst, 4096)).toMatchObject({ ok: true });
+    expect(machine.memory.readBytes(dst, 4096)).toEqual(pattern(4096, 3));
+    expect(smmu.model.statistics().requests.untranslated - before).toBe(2 * 4096 / 64);
   });
 
   it('with the SMMU left out, takes the DMA engine completion on SPI 112 and polls the PCI functions', () => {

@@ -57,15 +57,17 @@ export function planInterrupts(kernel: Kernel, node: DtNode, f: SmmuV3Features):
   };
   const combined = at('combined');
   if (combined !== null) return { kind: 'combined', index: combined };
-  const msiParent = node.u32('msi-parent');
-  if (f.msi && msiParent !== undefined) {
-    if (kernel.irq.hasMsi) return { kind: 'msi' };
-    const parent = kernel.dt.byPhandle(msiParent);
-    if (parent !== undefined && enabled(parent)) return { defer: `waiting for the MSI controller ${parent.path}` };
-    // No MSI controller will come: wires, as Linux falls back when it finds no MSI domain.
-  }
+  // msi-parent = <&controller [msi-specifier]>: the phandle is the first cell.
+  const msiParent = node.u32s('msi-parent')?.[0];
   const eventq = at('eventq');
   const gerror = at('gerror');
+  if (f.msi && msiParent !== undefined) {
+    if (kernel.irq.hasMsi) return { kind: 'msi' };
+    // Without an MSI domain yet: wires when the node has them (as Linux falls back when it
+    // finds no MSI domain), else wait for the controller's driver.
+    const parent = kernel.dt.byPhandle(msiParent);
+    if ((eventq === null || gerror === null) && parent !== undefined && enabled(parent)) return { defer: `waiting for the MSI controller ${parent.path}` };
+  }
   if (eventq === null || gerror === null) {
     const missing = [eventq === null && '"eventq"', gerror === null && '"gerror"'].filter((m) => m !== false).join(' and ');
     const seen = names.length > 0 ? `interrupt-names is <${names.map((n) => `"${n}"`).join(', ')}> for ${wires} interrupt(s)` : `${wires} interrupt(s) without interrupt-names`;

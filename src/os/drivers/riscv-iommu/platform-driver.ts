@@ -22,7 +22,8 @@ export function choosePlatformInterrupts(kernel: Kernel, node: DtNode, caps: Ris
   } catch (e) {
     return { error: (e as Error).message };
   }
-  const msiParent = node.u32('msi-parent');
+  // msi-parent = <&controller [msi-specifier]>: the phandle is the first cell.
+  const msiParent = node.u32s('msi-parent')?.[0];
   const wantMsi = canMsi && (!canWsi || wires === 0 || msiParent !== undefined);
   if (wantMsi) {
     if (kernel.irq.hasMsi) return { kind: 'msi' };
