@@ -268,6 +268,11 @@ export class IommuCore {
         throw new IommuError(`map of ${hex(iova)} (+${hex(size)}) failed at ${hex(BigInt(iovaPage) << 12n)}`);
       }
     }
+    const error = ops.iotlbSyncMap?.(domain, firstIova, iovaPage - firstIova) ?? null;
+    if (error !== null) {
+      this.unmap(domain, iova, size);
+      throw new IommuError(`map of ${hex(iova)} (+${hex(size)}) failed: ${error}`);
+    }
   }
 
   /** Unmaps [iova, iova + size) and invalidates before returning; returns the bytes unmapped. */

@@ -95,6 +95,12 @@ export interface DomainOps {
    * Returns how many were mapped (fewer on failure; the core then unmaps them).
    */
   mapPages?(domain: IommuDomain, iovaPage: number, page: number, pageLog2: number, count: number, prot: number): number;
+  /**
+   * Called once after a whole map succeeded (Linux iotlb_sync_map): drivers that queue their
+   * map operations (paravirtual IOMMUs) complete them here. An error message makes the core
+   * unmap the range and fail the map.
+   */
+  iotlbSyncMap?(domain: IommuDomain, iovaPage: number, pages: number): string | null;
   /** Unmaps up to `count` pages of 2^pageLog2 bytes; records what to invalidate in `gather`. Returns bytes unmapped. */
   unmapPages?(domain: IommuDomain, iovaPage: number, pageLog2: number, count: number, gather: IotlbGather): number;
   /** Invalidates what `gather` collected, and waits for the invalidation to complete. */

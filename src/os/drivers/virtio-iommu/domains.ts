@@ -44,8 +44,10 @@ export class ViommuDomain {
   map(first: number, last: number, phys: number, flags: number): string | null {
     if (!this.mappings.insert(first, last, phys, flags)) return `${describe(first, last)} overlaps a mapping of domain ${this.id}`;
     if (!this.live) return null;
-    const status = this.viommu.requests.map(this.id, first, last, phys, flags);
-    if (status === VirtioIommuStatus.Ok) return null;
+    // Batched: the MAP joins the queue; iotlbSyncMap waits once for the whole map call.
+    const requests = this.viommu.requests;
+    const status = requests.map(this.id, first, last, phys, flags, !requests.batching);
+    if (status === VirtioIommuStatus.Ok || status === -1) return null;
     const i = this.mappings.find(first);
     this.mappings.remove(i, i + 1);
     return `MAP ${describe(first, last)} -> ${hex(BigInt(phys) << 12n)} in domain ${this.id}: ${statusName(status)}`;
@@ -158,6 +160,15 @@ export const pagingDomainOps: DomainOps = {
     if (pages === 0) return 0;
     gather.add(unmapped.first, unmapped.last - unmapped.first + 1, pageLog2);
     return pages * 4096;
+  },
+  iotlbSyncMap(domain: IommuDomain): string | null {
+    try {
+      viommuDomain(domain).viommu.syncRequests();
+      return null;
+    } catch (e) {
+      if (e instanceof VirtioIommuError) return e.message;
+      throw e;
+    }
   },
   iotlbSync(domain: IommuDomain): void {
     viommuDomain(domain).viommu.syncRequests();

@@ -195,8 +195,12 @@ export class RequestQueue {
     return this.send(r, true);
   }
 
-  /** MAP (5.13.6.5) of pages [first, last] to `phys`, waited for; returns the status. */
-  map(domain: number, first: number, last: number, phys: number, flags: number): number {
+  /**
+   * MAP (5.13.6.5) of pages [first, last] to `phys`. Waited for when `wait` (returns the
+   * status); otherwise it joins the queue like an UNMAP and returns -1, its status checked at
+   * the next sync.
+   */
+  map(domain: number, first: number, last: number, phys: number, flags: number, wait = true): number {
     const r = this.take(T.Map);
     r.domain = domain;
     r.first = first;
@@ -212,7 +216,7 @@ export class RequestQueue {
     writeAddress(m, r.ppn, r.offset + p.physStart, phys, 0);
     m.write32(r.ppn, r.offset + p.flags, flags);
     r.segments[0].length = p.length;
-    return this.send(r, true);
+    return this.send(r, wait);
   }
 
   /**

@@ -100,4 +100,21 @@ describe('5.13.6 batched UNMAP requests', () => {
     expect(m.viommu.mappings(id)).toHaveLength(0);
     expect(m.driver.requests.inFlight).toBe(0);
   });
+
+  it('a map of several ranges queues one MAP per range and waits once at its end (Linux iotlb_sync_map)', () => {
+    const { m, domain, id } = setup({ viommu: { pageSizeMask: (1n << 12n) | (1n << 21n) } });
+    expect(domain.pageSizes).toEqual([12, 21]);
+    const core = m.kernel.iommu;
+    const before = m.driver.statistics();
+    // 2 MiB + 8 KiB at a 2 MiB-aligned IOVA and address: a 2 MiB range, then two 4 KiB pages.
+    core.map(domain, 0x4000_0000n, 0x8000_0000n, 0x20_2000n, Prot.READ | Prot.WRITE);
+    const after = m.driver.statistics();
+    expect(after.requests.MAP - before.requests.MAP).toBe(2);
+    expect(after.syncs - before.syncs).toBe(1);
+    expect(after.kicks - before.kicks).toBe(1);
+    expect(m.viommu.mappings(id).map((x) => [x.virtStart, x.virtEnd])).toEqual([
+      [0x4000_0000n, 0x401f_ffffn],
+      [0x4020_0000n, 0x4020_1fffn],
+    ]);
+  });
 });
