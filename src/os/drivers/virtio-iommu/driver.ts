@@ -107,8 +107,7 @@ function probeVirtioIommu(vdev: VirtioDevice, batching: boolean): ProbeResult {
     if (!(e instanceof IommuError || e instanceof VirtioError || e instanceof VirtioIommuError)) throw e;
     vdev.driverData = undefined;
     vdev.configHandler = null;
-    // Before the reset: freeShared needs the negotiated ACCESS_PLATFORM to free through the
-    // DMA API, and the reset clears it. Nothing is in flight on the request queue here.
+    // Nothing is in flight on the request queue here.
     viommu.releaseMemory();
     vdev.reset();
     return { error: e.message };

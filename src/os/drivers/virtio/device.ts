@@ -40,9 +40,12 @@ export interface QueueOptions<T> {
 /** How many times a configuration read is retried before giving up on a device that keeps changing it. */
 const CONFIG_RETRIES = 64;
 
+/** Memory shared with the device, and whether it came from the DMA API (coherent) or the page allocator. */
+export type AllocatedArea = SharedArea & { bytes: number; coherent: boolean };
+
 interface QueueMemory {
-  ring: SharedArea & { bytes: number };
-  indirect: (SharedArea & { bytes: number }) | null;
+  ring: AllocatedArea;
+  indirect: AllocatedArea | null;
 }
 
 export class VirtioDevice {
@@ -168,14 +171,15 @@ export class VirtioDevice {
   }
 
   /** Zeroed, page-aligned memory the device may access: its CPU and device addresses. */
-  allocShared(bytes: number): SharedArea & { bytes: number } {
-    if (this.usesDmaApi) return { ...this.kernel.dma.allocCoherent(this.device, bytes), bytes };
+  allocShared(bytes: number): AllocatedArea {
+    if (this.usesDmaApi) return { ...this.kernel.dma.allocCoherent(this.device, bytes), bytes, coherent: true };
     const paddr = BigInt(this.kernel.pages.allocPages(Math.ceil(bytes / 4096))) << 12n;
-    return { paddr, dmaAddress: paddr, bytes };
+    return { paddr, dmaAddress: paddr, bytes, coherent: false };
   }
 
-  freeShared(area: SharedArea & { bytes: number }): void {
-    if (this.usesDmaApi) this.kernel.dma.freeCoherent(this.device, area.bytes, area.paddr, area.dmaAddress);
+  /** Frees an area the way it was allocated (a reset in between clears the negotiated features). */
+  freeShared(area: AllocatedArea): void {
+    if (area.coherent) this.kernel.dma.freeCoherent(this.device, area.bytes, area.paddr, area.dmaAddress);
     else this.kernel.pages.freePages(Number(area.paddr >> 12n), Math.ceil(area.bytes / 4096));
   }
 
