@@ -20,8 +20,16 @@ export { hex } from './sim/u64.js';
 // Specification bit layouts (the datasheets).
 export * as formats from './formats/index.js';
 
-// Hardware models.
+// Hardware models. The RISC-V IOMMU's names are at the top level (the first model); the
+// others are namespaces, as their names overlap (RecordingTracer, ParameterError, ...).
 export * from './hw/riscv-iommu/index.js';
+export * as smmuv3 from './hw/smmuv3/index.js';
+export * as virtioIommu from './hw/virtio-iommu/index.js';
+export * as ipmmuVmsa from './hw/ipmmu-vmsa/index.js';
+export * as virtio from './hw/virtio/index.js';
+
+// The Xen-style hypervisor (domains, P2M, device passthrough with the IPMMU).
+export * as xen from './hyp/xen/index.js';
 
 // Device trees: DTS text and DTB blobs.
 export { DeviceTree, DtNode, DeviceTreeError } from './formats/devicetree/tree.js';
@@ -34,5 +42,5 @@ export { listBuiltinPlatforms, loadBuiltinPlatform, type BuiltinPlatform, type L
 export { analyseIommuTopology, formatTopology, type IommuTopology } from './platform/bindings/index.js';
 
 // Scenarios and their reports.
-export { loadScenario, parseScenario, ScenarioRunner, ScenarioError, defaultScenarioFile, explainTranslation, type LoadedScenario, type RunOptions, type RunResult } from './scenario/index.js';
+export { loadScenario, parseScenario, ScenarioRunner, ScenarioError, defaultScenarioFile, builtinScenarioFile, listBuiltinScenarios, explainTranslation, type LoadedScenario, type RunOptions, type RunResult, type BuiltinScenario } from './scenario/index.js';
 export { formatReport, formatReportJson, formatExplanation, type Report } from './report/index.js';

@@ -3,3 +3,8 @@ export * from './riscv-iommu/index.js';
 export * as riscvPte from './riscv-pte/index.js';
 export * as devicetree from './devicetree/index.js';
 export * as dtb from './dtb/index.js';
+export * as armLpae from './arm-lpae/index.js';
+export * as smmuv3 from './smmuv3/index.js';
+export * as virtio from './virtio/index.js';
+export * as virtioIommu from './virtio-iommu/index.js';
+export * as ipmmuVmsa from './ipmmu-vmsa/index.js';
