@@ -7,7 +7,7 @@ import type { RiscvIommu } from '../../hw/riscv-iommu/riscv-iommu.js';
 import { riscvIommuOf } from '../../os/drivers/riscv-iommu/index.js';
 import type { Kernel } from '../../os/kernel/kernel.js';
 import type { IommuReport } from '../types.js';
-import { cacheReport, driverInstance, type IommuCounters } from './common.js';
+import { byName, cacheReport, driverInstance, walksAndMemory, type IommuCounters } from './common.js';
 
 const INVALIDATION = /^(IOTINVAL|IODIR|ATS\.INVAL)/;
 const SYNC = 'IOFENCE.C';
@@ -20,7 +20,6 @@ export function riscvIommuReport(node: string, model: RiscvIommu, kernel: Kernel
     .map(([code, count]) => ({ cause: Number(code), name: describeCause(Number(code)), count }))
     .sort((a, b) => a.cause - b.cause);
   const w = s.walks;
-  const walks = w.deviceDirectory + w.processDirectory + w.firstStage + w.secondStage;
   const instance = driverInstance(kernel, node);
   const driver = riscvIommuOf(instance);
   const inv = driver?.stats.invalidations;
@@ -43,20 +42,17 @@ export function riscvIommuReport(node: string, model: RiscvIommu, kernel: Kernel
       { name: 'device context', ...cacheReport(s.deviceContextCache) },
       { name: 'process context', ...cacheReport(s.processContextCache) },
     ],
-    walks: {
-      total: walks,
-      byKind: [
+    ...walksAndMemory(
+      [
         { name: 'first stage', count: w.firstStage },
         { name: 'second stage', count: w.secondStage },
         { name: 'device directory', count: w.deviceDirectory },
         { name: 'process directory', count: w.processDirectory },
       ],
-      perTranslation: total === 0 ? 0 : walks / total,
-    },
-    memory: { reads: s.memory.reads, writes: s.memory.writes, readsPerTranslation: total === 0 ? 0 : s.memory.reads / total },
-    commands: Object.entries(s.commands)
-      .map(([name, count]) => ({ name, count }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
+      s.memory,
+      total,
+    ),
+    commands: byName(s.commands),
     driver:
       inv === undefined || driver === null
         ? null

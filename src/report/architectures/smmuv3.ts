@@ -7,7 +7,7 @@ import type { SmmuV3 } from '../../hw/smmuv3/index.js';
 import { smmuV3Of } from '../../os/drivers/arm-smmu-v3/index.js';
 import type { Kernel } from '../../os/kernel/kernel.js';
 import type { IommuReport } from '../types.js';
-import { cacheReport, driverInstance, type IommuCounters } from './common.js';
+import { byName, cacheReport, driverInstance, walksAndMemory, type IommuCounters } from './common.js';
 
 const SYNC = 'CMD_SYNC';
 
@@ -22,7 +22,6 @@ export function smmuV3Report(node: string, model: SmmuV3, kernel: Kernel | null)
     })
     .sort((a, b) => a.cause - b.cause);
   const w = s.walks;
-  const walks = w.stage1 + w.stage2 + w.steFetches + w.cdFetches;
   const instance = driverInstance(kernel, node);
   const driver = smmuV3Of(instance);
   const inv = driver?.stats.invalidations;
@@ -47,20 +46,17 @@ export function smmuV3Report(node: string, model: SmmuV3, kernel: Kernel | null)
       { name: 'L1 stream table descriptor', ...cacheReport(s.caches.l1std) },
       { name: 'L1 CD descriptor', ...cacheReport(s.caches.l1cd) },
     ],
-    walks: {
-      total: walks,
-      byKind: [
+    ...walksAndMemory(
+      [
         { name: 'stage 1', count: w.stage1 },
         { name: 'stage 2', count: w.stage2 },
         { name: 'STE fetch', count: w.steFetches },
         { name: 'CD fetch', count: w.cdFetches },
       ],
-      perTranslation: total === 0 ? 0 : walks / total,
-    },
-    memory: { reads: s.memory.reads, writes: s.memory.writes, readsPerTranslation: total === 0 ? 0 : s.memory.reads / total },
-    commands: Object.entries(s.commands)
-      .map(([name, count]) => ({ name, count }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
+      s.memory,
+      total,
+    ),
+    commands: byName(s.commands),
     driver:
       inv === undefined || driver === null
         ? null
