@@ -3,10 +3,9 @@
 // Linux's viommu_add_req / viommu_sync_req split, adding a request only publishes it in the
 // available ring; the device is notified and waited for at a sync point, which then checks
 // the status of every request that completed. A caller that needs a result (ATTACH, DETACH,
-// PROBE) adds and syncs at once, and so does MAP: this kernel's IOMMU core has no
-// iotlb_sync_map call after a map (Linux batches MAPs up to it), so a mapping must be live
-// when mapPages returns. An UNMAP can wait for the next sync, so that many unmaps share one
-// notification and one wait. With batching off every request is waited for.
+// PROBE) adds and syncs at once. MAPs of one map call wait together for the core's
+// iotlbSyncMap (Linux iotlb_sync_map), and UNMAPs for the next iotlbSync, so that many share
+// one notification and one wait. With batching off every request is waited for.
 //
 // Requests live in preallocated 64-byte slots of one shared area (readable part at 0, the
 // 4-byte tail at 48), so adding one allocates nothing; fields are written as 32-bit words
