@@ -19,7 +19,7 @@ import { ArmSmmuV3Error } from './errors.js';
 import { readLe32, readLe64, writeLe64 } from './le64.js';
 import type { QueueRing } from './queue.js';
 import { bump } from './stats.js';
-import { pollUntil } from './wait.js';
+import { pollUntil } from '../../kernel/poll.js';
 
 export type SyncCompletion = 'msi' | 'cons';
 

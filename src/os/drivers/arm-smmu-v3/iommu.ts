@@ -20,7 +20,7 @@ import { writeEntry, type EntryUpdate } from './entry-writer.js';
 import { ArmSmmuV3Error } from './errors.js';
 import { formatEvent, type SmmuEvent } from './event-record.js';
 import { domainGranule, type SmmuV3Features } from './features.js';
-import { IdSpace } from './id-space.js';
+import { IdAllocator } from '../../lib/id-allocator.js';
 import type { InboundQueue } from './inbound-queue.js';
 import type { InterruptPlan, MsiSetup } from './interrupts.js';
 import { atcInvCommand, tlbiRangeCommands } from './invalidation.js';
@@ -79,8 +79,8 @@ export class ArmSmmuV3Device implements IommuInstance {
   msis: MsiSetup[] = [];
   readonly skipPrefetch: boolean;
   /** ASIDs from 1 (Linux keeps 0 unused) and VMIDs from 1 (0 goes to stage-1 STEs). */
-  readonly asids: IdSpace;
-  readonly vmids: IdSpace;
+  readonly asids: IdAllocator;
+  readonly vmids: IdAllocator;
   readonly identityDomain: IommuDomain;
   readonly blockedDomain: IommuDomain;
   /** The master of each StreamID the driver knows (Linux smmu->streams). */
@@ -104,8 +104,8 @@ export class ArmSmmuV3Device implements IommuInstance {
     this.priq = p.priq;
     this.interrupts = p.interrupts;
     this.skipPrefetch = p.skipPrefetch;
-    this.asids = new IdSpace(1, 2 ** p.features.asidBits - 1);
-    this.vmids = new IdSpace(1, 2 ** p.features.vmidBits - 1);
+    this.asids = new IdAllocator(1, 2 ** p.features.asidBits - 1);
+    this.vmids = new IdAllocator(1, 2 ** p.features.vmidBits - 1);
     this.identityDomain = new IommuDomain(DomainType.Identity, identityDomainOps, this, [], { start: 0n, end: (1n << 64n) - 1n }, `${this.name} identity`);
     this.blockedDomain = new IommuDomain(DomainType.Blocked, blockedDomainOps, this, [], { start: 0n, end: 0n }, `${this.name} blocked`);
     this.identityDomain.driverData = this;

@@ -25,7 +25,7 @@ import { allocRing, CMDQ_REGS, EVENTQ_REGS, PRIQ_REGS, programRing, type QueueRi
 import { writeRegSync } from './register-sync.js';
 import { newStats } from './stats.js';
 import { StreamTable } from './stream-table.js';
-import { pollUntil } from './wait.js';
+import { pollUntil } from '../../kernel/poll.js';
 
 const CR0_SMMUEN = 1 << Cr0Layout.SMMUEN.lsb;
 const CR0_PRIQEN = 1 << Cr0Layout.PRIQEN.lsb;

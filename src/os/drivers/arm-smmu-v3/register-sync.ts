@@ -3,7 +3,7 @@
 // matches (Linux arm_smmu_write_reg_sync).
 
 import type { SmmuContext } from './context.js';
-import { pollUntil } from './wait.js';
+import { pollUntil } from '../../kernel/poll.js';
 
 /** Writes `value` to `reg` and waits for `ack` to read it back; false when it never does. */
 export function writeRegSync(ctx: SmmuContext, reg: number, ack: number, value: number): boolean {

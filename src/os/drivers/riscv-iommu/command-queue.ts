@@ -9,7 +9,7 @@ import { hex } from '../../../sim/u64.js';
 import type { IommuContext } from './context.js';
 import { RiscvIommuError } from './errors.js';
 import { allocQueue, CQ_LAYOUT, enableQueue, QueueCsr, type QueueRing } from './queue.js';
-import { pollUntil } from './wait.js';
+import { pollUntil } from '../../kernel/poll.js';
 
 /** Linux's default command-queue length. */
 export const CQ_LOG2_ENTRIES = 13;

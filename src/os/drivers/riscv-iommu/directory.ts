@@ -8,7 +8,7 @@ import { IOMMU_MODE_NAMES, IommuMode, Reg } from '../../../formats/riscv-iommu/r
 import { hex } from '../../../sim/u64.js';
 import type { IommuContext } from './context.js';
 import { RiscvIommuError } from './errors.js';
-import { pollUntil } from './wait.js';
+import { pollUntil } from '../../kernel/poll.js';
 
 const DDTP_BUSY = 1n << 4n;
 const PPN_MASK = (1n << 44n) - 1n;

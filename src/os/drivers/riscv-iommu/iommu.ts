@@ -19,7 +19,7 @@ import { blockedDomainOps, identityDomainOps, RiscvPagingDomain } from './domain
 import { RiscvIommuError } from './errors.js';
 import type { FaultQueue } from './fault-queue.js';
 import { accessOf, formatFaultRecord, type FaultRecord } from './fault-record.js';
-import { IdAllocator } from './id-allocator.js';
+import { IdAllocator } from '../../lib/id-allocator.js';
 import type { InterruptSetup } from './interrupts.js';
 import type { PageRequestQueue } from './page-request-queue.js';
 import { RiscvIommuOps } from './ops.js';

@@ -7,7 +7,7 @@ import { Reg } from '../../../formats/riscv-iommu/registers.js';
 import { hex } from '../../../sim/u64.js';
 import type { IommuContext } from './context.js';
 import { RiscvIommuError } from './errors.js';
-import { pollUntil } from './wait.js';
+import { pollUntil } from '../../kernel/poll.js';
 
 export interface QueueLayout {
   /** Short name for messages: "command", "fault", "page-request". */

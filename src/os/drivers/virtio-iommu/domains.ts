@@ -241,7 +241,7 @@ export function identityPieces(ram: readonly { first: number; last: number }[], 
 /** A new paging domain of `type` with its own domain id, or an error message. */
 export function allocPagingDomain(viommu: VirtioIommuDevice, type: DomainTypeValue): IommuDomain | string {
   const id = viommu.domainIds.alloc();
-  if (id === null) return `no free domain id in ${viommu.domainIds.first}..${viommu.domainIds.last}`;
+  if (id === null) return `no free domain id in ${viommu.domainIds.min}..${viommu.domainIds.max}`;
   const domain = new IommuDomain(type, pagingDomainOps, viommu, viommu.pageSizes, viommu.geometry, `${viommu.name} domain ${id}`);
   domain.driverData = new ViommuDomain(viommu, id, false);
   return domain;

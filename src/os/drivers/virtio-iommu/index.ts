@@ -10,7 +10,6 @@ export { readViommuConfig, domainPageSizes, configProblem, type ViommuConfig } f
 export { RequestQueue, statusName, SYNC_POLL_LIMIT, type RequestQueueCounters, type ProbeAnswer } from './request-queue.js';
 export { EventQueue, type FaultReport, type EventQueueCounters } from './event-queue.js';
 export { MappingList } from './mappings.js';
-export { DomainIds } from './domain-ids.js';
 export { VirtioIommuError } from './errors.js';
 
 import type { IommuInstance } from '../../core/types.js';

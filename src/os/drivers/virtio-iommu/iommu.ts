@@ -17,7 +17,7 @@ import type { Kernel } from '../../kernel/kernel.js';
 import { regions } from '../../of/address.js';
 import type { VirtioDevice } from '../virtio/device.js';
 import type { ViommuConfig } from './config.js';
-import { DomainIds } from './domain-ids.js';
+import { IdAllocator } from '../../lib/id-allocator.js';
 import { blockedDomainOps, bypassDomainOps, mappedIdentityDomainOps, ViommuDomain } from './domains.js';
 import { ViommuEndpoint, type ReservedRegion } from './endpoint.js';
 import { VirtioIommuError } from './errors.js';
@@ -99,7 +99,7 @@ export class VirtioIommuDevice implements IommuInstance {
   readonly unattachedBlocked: boolean;
   readonly requests: RequestQueue;
   readonly events: EventQueue;
-  readonly domainIds: DomainIds;
+  readonly domainIds: IdAllocator;
   readonly identityDomain: IommuDomain | undefined;
   readonly blockedDomain: IommuDomain | undefined;
   /** Devices by endpoint id, from the fwspecs the core handed to probeDevice. */
@@ -120,7 +120,7 @@ export class VirtioIommuDevice implements IommuInstance {
     this.ramPages = ramPagesOf(this.kernel);
     this.mapFlags = MapFlag.Read | MapFlag.Write | (p.vdev.hasFeature(VirtioIommuFeature.Mmio) ? MapFlag.Mmio : 0);
     this.unattachedBlocked = p.unattachedBlocked;
-    this.domainIds = new DomainIds(p.config.firstDomain, p.config.lastDomain);
+    this.domainIds = new IdAllocator(p.config.firstDomain, p.config.lastDomain);
 
     this.requests = new RequestQueue({ name: this.name, kernel: this.kernel, vdev: p.vdev, batching: p.batching });
     try {

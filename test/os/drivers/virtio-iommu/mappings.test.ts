@@ -1,10 +1,10 @@
-// The driver's own record of a domain's mappings and its domain ids, checked against reference
-// models: mappings never overlap (a MAP over an existing one is refused, 5.13.6.5), lookups
-// find the entry holding a page, removal keeps the rest; ids stay inside domain_range (5.13.6.1).
+// The driver's own record of a domain's mappings, checked against a reference model: mappings
+// never overlap (a MAP over an existing one is refused, 5.13.6.5), lookups find the entry
+// holding a page, removal keeps the rest.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DomainIds, MappingList } from '../../../../src/os/drivers/virtio-iommu/index.js';
+import { MappingList } from '../../../../src/os/drivers/virtio-iommu/index.js';
 
 type Op = { kind: 'insert'; first: number; pages: number; phys: number } | { kind: 'remove'; at: number; count: number };
 
@@ -49,38 +49,5 @@ describe('MappingList', () => {
     expect(list.insert(top - 15, top, top - 1000, 1)).toBe(true);
     expect(list.find(top)).toBe(0);
     expect(list.phys(0)).toBe(top - 1000);
-  });
-});
-
-describe('DomainIds', () => {
-  it('hands out the lowest free id inside the range, never one twice, null when used up', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 20 }), fc.integer({ min: 0, max: 15 }), fc.array(fc.boolean(), { maxLength: 60 }), (first, span, steps) => {
-        const ids = new DomainIds(first, first + span);
-        const used = new Set<number>();
-        for (const alloc of steps) {
-          if (alloc || used.size === 0) {
-            const id = ids.alloc();
-            if (used.size === span + 1) {
-              expect(id).toBeNull();
-              continue;
-            }
-            let lowest = first;
-            while (used.has(lowest)) lowest++;
-            expect(id).toBe(lowest);
-            used.add(lowest);
-          } else {
-            const victim = [...used][0];
-            ids.free(victim);
-            used.delete(victim);
-          }
-          expect(ids.count).toBe(used.size);
-        }
-      }),
-    );
-  });
-
-  it('refuses to free an id it did not hand out', () => {
-    expect(() => new DomainIds(1, 5).free(3)).toThrow(/domain id 3 is not allocated/);
   });
 });

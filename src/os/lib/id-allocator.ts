@@ -1,5 +1,6 @@
-// A small id allocator (after Linux's IDA): hands out the lowest free id of a range, so that
-// runs are deterministic. Used for PSCIDs (process soft-context ids, 20 bits).
+// A small id allocator (after Linux's IDA): hands out the lowest free id of a range, freed ids
+// before new ones, so that runs are deterministic. Drivers use it for their address-space ids
+// (RISC-V PSCIDs, SMMUv3 ASIDs and VMIDs, virtio-iommu domain ids).
 
 export class IdAllocator {
   private next: number;

@@ -1,9 +1,9 @@
-// Busy-waiting as a CPU does it: check, take pending interrupts, let a little simulated time
-// pass (the SMMU may finish a handshake on a later cycle), and give up after a bounded number
-// of polls, so that dead hardware becomes a clear error rather than a hang (Linux polls for
-// ARM_SMMU_POLL_TIMEOUT_US).
+// Busy-waiting as a driver's CPU does it: check, take pending interrupts, let a little
+// simulated time pass (a hardware handshake may complete on a later cycle), and give up after
+// a bounded number of polls so that dead hardware becomes a clear error rather than a hang
+// (Linux's readl_poll_timeout, ARM_SMMU_POLL_TIMEOUT_US, RISCV_IOMMU_QUEUE_TIMEOUT).
 
-import type { Kernel } from '../../kernel/kernel.js';
+import type { Kernel } from './kernel.js';
 
 /** Polls before a wait gives up. */
 export const POLL_LIMIT = 10_000;
