@@ -15,7 +15,7 @@ import { region } from '../../of/address.js';
 import type { VirtioBus } from './bus.js';
 import { VirtioDevice } from './device.js';
 import { VirtioError } from './errors.js';
-import { RegisterWindow } from './registers.js';
+import { readFeatureWords, RegisterWindow, writeFeatureWords } from './registers.js';
 import type { ConnectResult, VirtioInterruptMode, VirtioTransport } from './transport.js';
 
 /** Register reads while waiting for a queue reset to complete. */
@@ -61,20 +61,11 @@ export class MmioTransport implements VirtioTransport {
   }
 
   getFeatures(): bigint {
-    const r = this.regs;
-    r.write32(VirtioMmio.DEVICE_FEATURES_SEL, 1);
-    const hi = r.read32(VirtioMmio.DEVICE_FEATURES);
-    r.write32(VirtioMmio.DEVICE_FEATURES_SEL, 0);
-    const lo = r.read32(VirtioMmio.DEVICE_FEATURES);
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    return readFeatureWords(this.regs, VirtioMmio.DEVICE_FEATURES_SEL, VirtioMmio.DEVICE_FEATURES);
   }
 
   setFeatures(features: bigint): void {
-    const r = this.regs;
-    r.write32(VirtioMmio.DRIVER_FEATURES_SEL, 1);
-    r.write32(VirtioMmio.DRIVER_FEATURES, Number((features >> 32n) & 0xffff_ffffn));
-    r.write32(VirtioMmio.DRIVER_FEATURES_SEL, 0);
-    r.write32(VirtioMmio.DRIVER_FEATURES, Number(features & 0xffff_ffffn));
+    writeFeatureWords(this.regs, VirtioMmio.DRIVER_FEATURES_SEL, VirtioMmio.DRIVER_FEATURES, features);
   }
 
   generation(): number {

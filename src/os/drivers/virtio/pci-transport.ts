@@ -20,7 +20,7 @@ import type { VirtioBus } from './bus.js';
 import { VirtioDevice } from './device.js';
 import { VirtioError } from './errors.js';
 import { readVirtioPciCapabilities, type VirtioPciCapabilities, type VirtioPciStructure } from './pci-capabilities.js';
-import { RegisterWindow } from './registers.js';
+import { readFeatureWords, RegisterWindow, writeFeatureWords } from './registers.js';
 import type { ConnectResult, VirtioInterruptMode, VirtioTransport } from './transport.js';
 
 /** MSI-X capability id and its fields (PCI Local Bus 3.0 section 6.8.2). */
@@ -101,20 +101,11 @@ export class PciModernTransport implements VirtioTransport {
   }
 
   getFeatures(): bigint {
-    const c = this.common;
-    c.write32(CommonCfg.DEVICE_FEATURE_SELECT, 1);
-    const hi = c.read32(CommonCfg.DEVICE_FEATURE);
-    c.write32(CommonCfg.DEVICE_FEATURE_SELECT, 0);
-    const lo = c.read32(CommonCfg.DEVICE_FEATURE);
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    return readFeatureWords(this.common, CommonCfg.DEVICE_FEATURE_SELECT, CommonCfg.DEVICE_FEATURE);
   }
 
   setFeatures(features: bigint): void {
-    const c = this.common;
-    c.write32(CommonCfg.DRIVER_FEATURE_SELECT, 1);
-    c.write32(CommonCfg.DRIVER_FEATURE, Number((features >> 32n) & 0xffff_ffffn));
-    c.write32(CommonCfg.DRIVER_FEATURE_SELECT, 0);
-    c.write32(CommonCfg.DRIVER_FEATURE, Number(features & 0xffff_ffffn));
+    writeFeatureWords(this.common, CommonCfg.DRIVER_FEATURE_SELECT, CommonCfg.DRIVER_FEATURE, features);
   }
 
   generation(): number {

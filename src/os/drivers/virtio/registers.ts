@@ -41,3 +41,22 @@ export class RegisterWindow {
     this.io.write32(offset, value >>> 0);
   }
 }
+
+/**
+ * The 64 feature bits through a select register and a 32-bit window, as both transports
+ * expose them (virtio-mmio DeviceFeaturesSel/DeviceFeatures, 4.2.2; virtio-pci
+ * device_feature_select/device_feature, 4.1.4.3): word 1 then word 0.
+ */
+export function readFeatureWords(regs: RegisterWindow, select: number, window: number): bigint {
+  regs.write32(select, 1);
+  const hi = regs.read32(window);
+  regs.write32(select, 0);
+  return (BigInt(hi) << 32n) | BigInt(regs.read32(window));
+}
+
+export function writeFeatureWords(regs: RegisterWindow, select: number, window: number, features: bigint): void {
+  regs.write32(select, 1);
+  regs.write32(window, Number((features >> 32n) & 0xffff_ffffn));
+  regs.write32(select, 0);
+  regs.write32(window, Number(features & 0xffff_ffffn));
+}
