@@ -2,7 +2,7 @@
 // percentages. Everything in it comes from the typed Report (collect.ts).
 
 import { hex } from '../sim/u64.js';
-import type { CacheReport, IommuReport, NamedCount, Report } from './types.js';
+import type { CacheReport, IommuReport, NamedCount, Report, RequestQueueReport } from './types.js';
 
 const NUMERIC = /^(-|[0-9][0-9.]*(%| B| KiB| MiB| GiB)?)$/;
 
@@ -56,16 +56,28 @@ function iommuSection(i: IommuReport): string {
     ['faults detected', count(i.faults.detected), `recorded in the ${i.faults.queue} ${i.faults.recorded}, dropped ${i.faults.dropped}`],
   ]);
   if (i.faults.byCause.length > 0) out += table(i.faults.byCause.map((c) => [`cause ${c.cause}`, c.name, count(c.count)]), '      ');
-  out += '  caches\n';
-  out += table([['', 'lookups', 'hits', 'misses', 'hit rate', 'evictions', 'invalidations'], ...i.caches.map((c) => cacheRow(c.name, c))], '    ');
+  // An IOMMU without caches or tables (virtio-iommu: the device's own state) has no rows for them.
+  if (i.caches.length === 0) out += '  caches: none\n';
+  else out += `  caches\n${table([['', 'lookups', 'hits', 'misses', 'hit rate', 'evictions', 'invalidations'], ...i.caches.map((c) => cacheRow(c.name, c))], '    ')}`;
   const d = i.driver;
   out += table([
-    ['table walks', count(i.walks.total), `${counts(i.walks.byKind)}; ${ratio(i.walks.perTranslation)} per translation`],
+    ...(i.walks.byKind.length === 0 ? [] : [['table walks', count(i.walks.total), `${counts(i.walks.byKind)}; ${ratio(i.walks.perTranslation)} per translation`]]),
     ['memory reads', count(i.memory.reads), `${ratio(i.memory.readsPerTranslation)} per translation; writes ${i.memory.writes}`],
     ['commands executed', count(total(i.commands)), counts(i.commands)],
     ...(d === null ? [] : [['driver invalidations', count(total(d.invalidations)), `${counts(d.invalidations)}; ${d.syncs.name} ${d.syncs.count}`]]),
+    ...(i.requests === undefined ? [] : requestRows(i.requests)),
   ]);
   return out;
+}
+
+function requestRows(q: RequestQueueReport): string[][] {
+  const n = q.notifications;
+  return [
+    ['requests sent', count(q.total), `${counts(q.sent)}; ${ratio(q.perSync)} per sync (${q.syncs} syncs)`],
+    ['answers', count(total(q.statuses)), `${counts(q.statuses)}; unanswered ${q.unanswered}`],
+    ['notifications', count(n.driver.sent + n.device.sent), `driver to device ${n.driver.sent} (suppressed ${n.driver.suppressed}), device to driver ${n.device.sent} (suppressed ${n.device.suppressed})`],
+    ['domains', count(q.domains.current), `created ${q.domains.created}, destroyed ${q.domains.destroyed}; mappings ${q.mappings.current} (created ${q.mappings.created}, removed ${q.mappings.removed})`],
+  ];
 }
 
 export function formatReport(r: Report): string {

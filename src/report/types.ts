@@ -56,6 +56,30 @@ export interface IommuReport {
     /** Waits for completion (IOFENCE.C, CMD_SYNC), under their command name. */
     syncs: NamedCount;
   } | null;
+  /** The request queue of an IOMMU the driver talks to through requests (virtio-iommu); absent for the others. */
+  requests?: RequestQueueReport;
+}
+
+/**
+ * A virtio-iommu's request queue from both ends: what the driver sent and how often it waited,
+ * the notifications each side sent or saved (VIRTIO_F_EVENT_IDX), the device's answers, and
+ * the domains and mappings the device holds.
+ */
+export interface RequestQueueReport {
+  /** Requests the driver sent, by type (ATTACH, DETACH, MAP, UNMAP, PROBE), and in all. */
+  sent: NamedCount[];
+  total: number;
+  /** Times the driver notified the device and waited for every request in flight, and requests per wait. */
+  syncs: number;
+  perSync: number;
+  /** Available-buffer notifications of the driver (kicks) and used-buffer notifications of the device: sent, and avoided by suppression. */
+  notifications: { driver: { sent: number; suppressed: number }; device: { sent: number; suppressed: number } };
+  /** Answers the device wrote, by status name, and requests it returned without an answer. */
+  statuses: NamedCount[];
+  unanswered: number;
+  /** Domains and mappings in the device: now, and created and removed during the run. */
+  domains: { current: number; created: number; destroyed: number };
+  mappings: { current: number; created: number; removed: number };
 }
 
 export interface KernelReport {
@@ -91,7 +115,7 @@ export interface WorkloadReport {
   /** DMA API map and unmap calls during the workload. */
   dmaMaps: number;
   dmaUnmaps: number;
-  /** Invalidation commands (IOTINVAL, IODIR, ATS.INVAL, TLBI_*, CFGI_*, ATC_INV) the driver submitted, and waits for completion (IOFENCE.C, CMD_SYNC). */
+  /** Invalidation commands (IOTINVAL, IODIR, ATS.INVAL, TLBI_*, CFGI_*, ATC_INV; virtio-iommu UNMAP requests) the driver submitted, and waits for completion (IOFENCE.C, CMD_SYNC, request-queue syncs). */
   invalidationCommands: number;
   syncs: number;
   invalidationsPerBuffer: number;

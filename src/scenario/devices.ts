@@ -1,6 +1,7 @@
 // Naming devices in scenarios (docs/scenarios.md "Values": kernel name, device-tree path or
 // label) and, for tools that look at the hardware (explain), the platform's view of a device:
-// which IOMMU model its requests reach and with which device_id. Only the platform layer knows
+// which IOMMU model its requests reach and with which device_id (a virtio-iommu's endpoint
+// id, from `iommus` or the host bridge's iommu-map). Only the platform layer knows
 // both, so this lives above it.
 
 import type { DeviceTree } from '../formats/devicetree/tree.js';
@@ -36,10 +37,10 @@ export function hardwareIdentity(machine: Machine, dev: Device): HardwareIdentit
   if (dev.pci !== null) {
     const host = machine.pcie.find((p) => p.node.path === dev.pci?.hostBridge.path);
     const rid = dev.requesterId;
-    if (host === undefined || rid === undefined) return null;
-    const iommu = machine.iommus.find((i) => i.port === host.bridge.upstream);
+    if (host === undefined || rid === undefined || host.iommu === null) return null;
+    // Unmapped requester ids (-1), and a virtio-iommu function's own requests (ids beyond 32 bits), are not translated.
     const deviceId = host.bridge.deviceIdFor(rid);
-    return iommu === undefined || deviceId < 0 ? null : { iommu, deviceId };
+    return deviceId < 0 || deviceId > 0xffff_ffff ? null : { iommu: host.iommu, deviceId };
   }
   const engine = machine.dmaEngines.find((e) => e.node.path === dev.node?.path);
   if (engine === undefined || engine.deviceId === null) return null;

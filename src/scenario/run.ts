@@ -9,11 +9,14 @@
 
 import { ParameterError } from '../hw/riscv-iommu/parameters.js';
 import { ParameterError as SmmuV3ParameterError } from '../hw/smmuv3/parameters.js';
+import { ParameterError as VirtioIommuParameterError, type ReservedRegion } from '../hw/virtio-iommu/index.js';
+import { ResvMemSubtype } from '../formats/virtio-iommu/probe.js';
 import { IommuError, Prot as CoreProt, DomainType, type IommuDomain } from '../os/core/types.js';
 import { DmaMappingError, type DmaDirectionValue } from '../os/dma/types.js';
 import type { Device } from '../os/driver-model/device.js';
 import { dmaEngineOf, type DmaEngineChannel, type DmaEngineResult } from '../os/drivers/dma-engine/index.js';
 import { RiscvIommuError } from '../os/drivers/riscv-iommu/index.js';
+import { VirtioIommuError } from '../os/drivers/virtio-iommu/index.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import { OutOfMemoryError } from '../os/kernel/page-allocator.js';
 import { Machine, MachineError, type MachineOptions } from '../platform/machine/machine.js';
@@ -26,7 +29,7 @@ import { FaultCollector, formatCause, formatFault } from './faults.js';
 import type { LoadedScenario, ScenarioSource } from './load.js';
 import { compareStream, memoryStream, patternStream, randomStream, repeatStream, writeStream, zeroStream, type ByteStream } from './memory.js';
 import { loadPlatform, type PlatformTree } from './platform.js';
-import type { FaultsCheck, MemoryCheck, Scenario, Step, TranslationCheck } from './schema.js';
+import type { FaultsCheck, MemoryCheck, Scenario, Step, TranslationCheck, VirtioReservedRegion } from './schema.js';
 import { formatAddressExpr, formatSize, MAX_ADDRESS, type AddressExpr, type DataSpec } from './values.js';
 import { runWorkload, type WorkloadStep } from './workload.js';
 
@@ -88,7 +91,7 @@ function failStep(message: string): never {
 
 /** Errors of the kernel's interfaces that mean "the step was refused", not "a bug". */
 function isRefusal(e: unknown): e is Error {
-  return e instanceof StepFailure || e instanceof IommuError || e instanceof DmaMappingError || e instanceof RiscvIommuError || e instanceof OutOfMemoryError;
+  return e instanceof StepFailure || e instanceof IommuError || e instanceof DmaMappingError || e instanceof RiscvIommuError || e instanceof VirtioIommuError || e instanceof OutOfMemoryError;
 }
 
 export class ScenarioRunner {
@@ -124,6 +127,7 @@ export class ScenarioRunner {
     } catch (e) {
       if (e instanceof ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'riscv-iommu']))}config.riscv-iommu: ${e.message}`]);
       if (e instanceof SmmuV3ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'smmuv3']))}config.smmuv3: ${e.message}`]);
+      if (e instanceof VirtioIommuParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'virtio-iommu']))}config.virtio-iommu: ${e.message}`]);
       if (e instanceof MachineError) throw new ScenarioError([`${at(source.file, platformLine)}platform: ${e.message}`]);
       throw e;
     }
@@ -497,6 +501,7 @@ export function machineOptions(s: Scenario): MachineOptions {
       },
     },
     smmuv3: { capabilities: c.smmuv3.capabilities, caches: c.smmuv3.caches },
+    virtioIommu: virtioIommuOptions(c.virtioIommu),
     dmaBytesPerCycle: c.dmaEngine.bytesPerCycle,
     ...(c.dmaEngine.burstBytes === undefined ? {} : { dmaBurstBytes: c.dmaEngine.burstBytes }),
     kernel: {
@@ -506,5 +511,29 @@ export function machineOptions(s: Scenario): MachineOptions {
         ...(c.kernel.flushQueue.timeout === undefined ? {} : { fqTimeoutCycles: c.kernel.flushQueue.timeout }),
       },
     },
+  };
+}
+
+function toRegion(r: VirtioReservedRegion): ReservedRegion {
+  return { subtype: r.type === 'msi' ? ResvMemSubtype.Msi : ResvMemSubtype.Reserved, start: r.start, end: r.end };
+}
+
+/** config.virtio-iommu as the machine's virtio-iommu options: device-wide regions, and regions by endpoint. */
+function virtioIommuOptions(v: Scenario['config']['virtioIommu']): NonNullable<MachineOptions['virtioIommu']> {
+  const byEndpoint = new Map<number, ReservedRegion[]>();
+  for (const r of v.reservedRegions) {
+    if (r.endpoint === null) continue;
+    const list = byEndpoint.get(r.endpoint) ?? [];
+    list.push(toRegion(r));
+    byEndpoint.set(r.endpoint, list);
+  }
+  return {
+    ...(v.pageSizeMask === undefined ? {} : { pageSizeMask: v.pageSizeMask }),
+    ...(v.inputRange === undefined ? {} : { inputRange: v.inputRange }),
+    ...(v.domainRange === undefined ? {} : { domainRange: v.domainRange }),
+    ...(v.bypass === undefined ? {} : { bypass: v.bypass }),
+    reservedRegions: v.reservedRegions.filter((r) => r.endpoint === null).map(toRegion),
+    endpointRegions: [...byEndpoint].map(([endpoint, regions]) => ({ endpoint, regions })),
+    driver: v.batching === undefined ? {} : { batching: v.batching },
   };
 }

@@ -8,9 +8,11 @@ import * as z from 'zod';
 import { DEFAULT_CAPABILITIES, type RiscvIommuCapabilities } from '../hw/riscv-iommu/parameters.js';
 import { DEFAULT_CAPABILITIES as SMMUV3_DEFAULT_CAPABILITIES, type SmmuV3Capabilities } from '../hw/smmuv3/parameters.js';
 import { listBuiltinPlatforms } from '../platform/builtin/index.js';
+import { hex } from '../sim/u64.js';
 import { causeByName } from './faults.js';
 import {
   describeValue,
+  formatSize,
   listWords,
   parseAddress,
   parseBoolean,
@@ -56,7 +58,24 @@ export interface ScenarioConfig {
     capabilities: Partial<SmmuV3Capabilities>;
     caches: { tlb?: CacheConfig; ste?: CacheConfig; cd?: CacheConfig };
   };
+  virtioIommu: {
+    pageSizeMask?: bigint;
+    inputRange?: { start: bigint; end: bigint };
+    domainRange?: { start: number; end: number };
+    bypass?: boolean;
+    /** The driver's UNMAP batching. */
+    batching?: boolean;
+    /** RESV_MEM regions, inclusive; endpoint null: every endpoint has it. */
+    reservedRegions: VirtioReservedRegion[];
+  };
   dmaEngine: { bytesPerCycle: number; burstBytes: number | undefined };
+}
+
+export interface VirtioReservedRegion {
+  endpoint: number | null;
+  start: bigint;
+  end: bigint;
+  type: 'msi' | 'reserved';
 }
 
 export interface MemoryCheck {
@@ -250,6 +269,36 @@ function smmuV3CapabilityShape(): Record<keyof SmmuV3Capabilities, z.ZodOptional
   return shape as Record<keyof SmmuV3Capabilities, z.ZodOptional<z.ZodType<unknown>>>;
 }
 
+const U64_MAX = (1n << 64n) - 1n;
+const U32_MAX = 0xffff_ffff;
+const u64 = (what: string) =>
+  value((v) => {
+    const n = parseNumber(v, what);
+    if (n instanceof Problem) return n;
+    return n > U64_MAX ? new Problem(`expected ${what} below 2^64, got ${describeValue(v)}`) : n;
+  });
+
+/** `{ start, end }`, inclusive, with start <= end. */
+function rangeOf<T extends bigint | number>(what: string, bound: z.ZodType<T>, show: (v: T) => string) {
+  return mapping(what, { start: bound, end: bound }).superRefine((r, ctx) => {
+    if (r.start > r.end) ctx.addIssue({ code: 'custom', message: `start ${show(r.start)} is above end ${show(r.end)}` });
+  });
+}
+
+const reservedRegion = mapping('a reserved region', {
+  endpoint: count(0, U32_MAX, 'an endpoint id').optional(),
+  start: u64('an address'),
+  end: u64('an address').optional(),
+  size: size.optional(),
+  type: choice(['msi', 'reserved'] as const).optional(),
+})
+  .superRefine((r, ctx) => {
+    if ((r.end === undefined) === (r.size === undefined)) ctx.addIssue({ code: 'custom', message: 'a reserved region takes either end (inclusive) or size' });
+    else if (r.end !== undefined && r.end < r.start) ctx.addIssue({ code: 'custom', message: `end ${hex(r.end)} is below start ${hex(r.start)}`, path: ['end'] });
+    else if (r.size !== undefined && r.start + r.size - 1n > U64_MAX) ctx.addIssue({ code: 'custom', message: `${formatSize(r.size)} from ${hex(r.start)} go beyond 2^64`, path: ['size'] });
+  })
+  .transform((r): VirtioReservedRegion => ({ endpoint: r.endpoint ?? null, start: r.start, end: r.end ?? r.start + (r.size ?? 1n) - 1n, type: r.type ?? 'reserved' }));
+
 const configSchema = mapping('config', {
   kernel: mapping('config.kernel', {
     'default-domain': choice(['translated', 'passthrough'] as const).optional(),
@@ -276,6 +325,18 @@ const configSchema = mapping('config', {
       cd: cacheGeometry('cd').optional(),
     }).optional(),
   }).optional(),
+  'virtio-iommu': mapping('config.virtio-iommu', {
+    'page-size-mask': value((v) => {
+      const n = parseNumber(v, 'a 64-bit page size mask');
+      if (n instanceof Problem) return n;
+      return n === 0n || n > U64_MAX ? new Problem(`page-size-mask must have a bit set and fit 64 bits, got ${describeValue(v)}`) : n;
+    }).optional(),
+    'input-range': rangeOf('input-range', u64('an IOVA'), (v) => hex(v)).optional(),
+    'domain-range': rangeOf('domain-range', count(0, U32_MAX, 'a domain id'), String).optional(),
+    bypass: value(parseBoolean).optional(),
+    batching: value(parseBoolean).optional(),
+    'reserved-regions': z.array(reservedRegion, { error: (iss) => `expected a list of reserved regions, got ${describeValue(iss.input)}` }).optional(),
+  }).optional(),
   'dma-engine': mapping('config.dma-engine', {
     'bytes-per-cycle': value((v) => {
       if (typeof v === 'number' && v >= 0 && Number.isFinite(v)) return v;
@@ -295,6 +356,7 @@ type RawConfig = z.output<typeof configSchema>;
 function toConfig(raw: RawConfig | undefined): ScenarioConfig {
   const k = raw?.kernel;
   const r = raw?.['riscv-iommu'];
+  const v = raw?.['virtio-iommu'];
   const caches = r?.caches;
   return {
     kernel: {
@@ -308,6 +370,14 @@ function toConfig(raw: RawConfig | undefined): ScenarioConfig {
       caches: { iotlb: caches?.iotlb, deviceContexts: caches?.['device-contexts'], processContexts: caches?.['process-contexts'] },
     },
     smmuv3: { capabilities: (raw?.smmuv3?.capabilities ?? {}) as Partial<SmmuV3Capabilities>, caches: { ...raw?.smmuv3?.caches } },
+    virtioIommu: {
+      pageSizeMask: v?.['page-size-mask'],
+      inputRange: v?.['input-range'],
+      domainRange: v?.['domain-range'],
+      bypass: v?.bypass,
+      batching: v?.batching,
+      reservedRegions: v?.['reserved-regions'] ?? [],
+    },
     dmaEngine: { bytesPerCycle: raw?.['dma-engine']?.['bytes-per-cycle'] ?? 0, burstBytes: raw?.['dma-engine']?.['burst-bytes'] },
   };
 }

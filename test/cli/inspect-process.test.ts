@@ -77,7 +77,7 @@ describe('iommu-lab inspect (child process)', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      'iommu-lab: no/such/board.dts: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, arm-virt)\n',
+      'iommu-lab: no/such/board.dts: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt)\n',
     );
   });
 

@@ -23,15 +23,16 @@ describe('iommu-lab (in-process)', () => {
   it('lists the built-in platforms, as text and as JSON', async () => {
     const text = await run('platforms');
     expect(text.code).toBe(0);
-    expect(text.out.split('\n').map((l) => l.slice(0, 22))).toEqual(['riscv-virt            ', 'riscv-virt-pci-iommu  ', 'arm-virt              ', '']);
+    expect(text.out.split('\n').map((l) => l.slice(0, 29))).toEqual(['riscv-virt                   ', 'riscv-virt-pci-iommu         ', 'riscv-virt-virtio-iommu      ', 'riscv-virt-virtio-iommu-pci  ', 'arm-virt                     ', '']);
     const json = await run('platforms', '--json');
-    expect((JSON.parse(json.out) as { name: string }[]).map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'arm-virt']);
+    expect((JSON.parse(json.out) as { name: string }[]).map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'riscv-virt-virtio-iommu', 'riscv-virt-virtio-iommu-pci', 'arm-virt']);
   });
 
   it('lists the built-in scenarios and runs one by name', async () => {
     const text = await run('scenarios');
     expect(text.code).toBe(0);
-    expect(text.out).toMatch(/^riscv-virt-tour {2}RISC-V IOMMU on riscv-virt/m);
+    expect(text.out).toMatch(/^riscv-virt-tour {4}RISC-V IOMMU on riscv-virt/m);
+    expect(text.out).toMatch(/^virtio-iommu-tour {2}virtio-iommu on riscv-virt-virtio-iommu/m);
     const json = JSON.parse((await run('scenarios', '--json')).out) as { name: string; file: string }[];
     expect(json.find((s) => s.name === 'riscv-virt-tour')?.file).toMatch(/riscv-virt-tour\.yaml$/);
     const byName = await run('run', 'riscv-virt-tour', '--quiet');
@@ -57,7 +58,7 @@ describe('iommu-lab (in-process)', () => {
     expect(await run('inspect', tmp)).toEqual({ code: 1, out: '', err: `iommu-lab: ${tmp}: is a directory, not a device tree file\n` });
     const unknown = await run('inspect', 'sparc-virt');
     expect(unknown.code).toBe(1);
-    expect(unknown.err).toBe('iommu-lab: sparc-virt: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, arm-virt)\n');
+    expect(unknown.err).toBe('iommu-lab: sparc-virt: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt)\n');
   });
 
   it("leaves usage errors, --help and --version to commander's exit codes", async () => {

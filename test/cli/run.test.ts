@@ -65,7 +65,7 @@ describe('iommu-lab run', () => {
     expect(other.scenario.platform).toBe('riscv-virt-pci-iommu (built-in, --platform)');
     expect(other.iommus[0].node).toContain('/pci@');
     expect(await cli('run', file, '--seed', 'abc')).toEqual({ code: 1, out: '', err: 'iommu-lab: --seed: expected a number, got "abc"\n' });
-    expect((await cli('run', file, '--platform', 'nope')).err).toBe('iommu-lab: nope: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, arm-virt)\n');
+    expect((await cli('run', file, '--platform', 'nope')).err).toBe('iommu-lab: nope: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt)\n');
   });
 
   it('prints the report, then the failing step on one line, and exits 1', async () => {

@@ -77,6 +77,7 @@ describe('values', () => {
       kernel: { defaultDomain: 'translated', invalidation: 'strict', flushQueue: { size: undefined, timeout: undefined } },
       riscvIommu: { capabilities: {}, directoryLevels: undefined, caches: { iotlb: undefined, deviceContexts: undefined, processContexts: undefined } },
       smmuv3: { capabilities: {}, caches: {} },
+      virtioIommu: { reservedRegions: [] },
       dmaEngine: { bytesPerCycle: 0 },
     });
     expect(scenario.steps[0]).toMatchObject({ prot: 'rw', label: null, index: 0 });
@@ -158,7 +159,7 @@ describe('errors: one line per problem, with file, line and key path', () => {
     );
     expect(problems).toEqual([
       'test.yaml:1: seed: expected a seed (not negative), got -3',
-      'test.yaml:2: platform: unknown built-in platform "sparc-virt"; built-in platforms: riscv-virt, riscv-virt-pci-iommu, arm-virt',
+      'test.yaml:2: platform: unknown built-in platform "sparc-virt"; built-in platforms: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt',
       'test.yaml:4: config.kernel.default-domain: expected translated or passthrough, got "identity"',
       'test.yaml:5: config.riscv-iommu.directory-levels: expected a number of device-directory levels from 1 to 3, got 4',
       'test.yaml:5: config.riscv-iommu.caches.iotlb.sets: sets must be a power of two, got 3',

@@ -2,7 +2,7 @@
 // located through import.meta.url, so they are found both from src/ (tsx, vitest) and from
 // dist/ (the build copies the .dts files next to the compiled module).
 //
-//   listBuiltinPlatforms().map((p) => p.name); // ['riscv-virt', 'riscv-virt-pci-iommu', 'arm-virt']
+//   listBuiltinPlatforms().map((p) => p.name); // ['riscv-virt', 'riscv-virt-pci-iommu', 'riscv-virt-virtio-iommu', ...]
 //   const { tree } = loadBuiltinPlatform('riscv-virt');
 //   tree.find('/soc/iommu@3010000')?.string('compatible'); // 'riscv,iommu'
 
@@ -33,6 +33,14 @@ const PLATFORMS: readonly Omit<BuiltinPlatform, 'file'>[] = [
   {
     name: 'riscv-virt-pci-iommu',
     description: 'riscv-virt with the RISC-V IOMMU as PCIe function 00:01.0 (riscv,pci-iommu) translating the other functions',
+  },
+  {
+    name: 'riscv-virt-virtio-iommu',
+    description: 'riscv-virt with a virtio-iommu (virtio-mmio, QEMU virt slot 0) instead of the RISC-V IOMMU, translating the DMA engine and the PCIe functions',
+  },
+  {
+    name: 'riscv-virt-virtio-iommu-pci',
+    description: 'riscv-virt with a virtio-iommu as PCIe function 00:01.0 (virtio,pci-iommu, 1af4:1057) translating the other functions',
   },
   {
     name: 'arm-virt',

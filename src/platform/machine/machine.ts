@@ -9,18 +9,32 @@
 // whose DMA goes through an IOMMU of a known architecture that this machine has no model of
 // are left out (listed in `unmodelled` with that IOMMU): wiring them around it would let them
 // reach memory the IOMMU would have guarded.
+//
+// virtio: a `virtio,mmio` node with `#iommu-cells` is a virtio-iommu behind a virtio-mmio
+// transport; a `virtio,pci-iommu` ("pci1af4,1057") node inside a host bridge is one behind a
+// virtio-pci function. The endpoints it manages are the devices whose DMA the tree sends to it
+// (`iommus`, `iommu-map`), with the specifier's id as endpoint id. Its own DMA (virtqueues,
+// MSI-X messages) goes straight to the bus, never through itself. Every other `virtio,mmio`
+// node is an empty slot (DeviceID 0), as QEMU's virt boards have many: the kernel's
+// virtio-mmio driver finds "no device" there, as it does on QEMU.
 
-import { DirectDmaPort, type DmaPort } from '../../devices/dma-port.js';
+import { DirectDmaPort, DmaPortStatus, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
 import { DmaEngine } from '../../devices/dma-engine/index.js';
+import { DMA_ENGINE_COMPATIBLE } from '../../devices/dma-engine/registers.js';
 import { GicV2, GicV3, type GicOptions } from '../../devices/gic/index.js';
 import { Plic, PLIC_REGION_SIZE } from '../../devices/plic.js';
 import { assignBars, PCI_RISCV_IOMMU_IDS, PciDmaEngineFunction, PcieHostBridge, PciMmioFunction, pciWindowsOf, PCI_DMA_ENGINE_IDS, type BarAssignment } from '../../devices/pcie/index.js';
 import { phandleSpecifiers, type PhandleSpecifier } from '../../formats/devicetree/specifiers.js';
 import { DeviceTreeError, type DeviceTree, type DtNode } from '../../formats/devicetree/tree.js';
 import { writeDtb } from '../../formats/dtb/index.js';
+import { VIRTIO_MMIO_COMPATIBLE } from '../../formats/virtio/mmio.js';
+import { VIRTIO_PCI_VENDOR, virtioPciDeviceId } from '../../formats/virtio/pci.js';
+import { VIRTIO_IOMMU_DEVICE_ID } from '../../formats/virtio-iommu/features.js';
 import { RiscvIommu, RiscvIommuDmaPort, type RiscvIommuOptions } from '../../hw/riscv-iommu/index.js';
 import { SmmuV3, SmmuV3DmaPort, type SmmuV3InterruptLines, type SmmuV3Options } from '../../hw/smmuv3/index.js';
-import { iommuForRid, iommuMapOf, iommusOf } from '../../os/core/of-iommu.js';
+import { VirtioMmioTransport, VirtioPciFunction, type VirtioDeviceModel, type VirtioTransportParameters } from '../../hw/virtio/index.js';
+import { ParameterError as VirtioIommuParameterError, VirtioIommu, type ReservedRegion, type VirtioIommuDmaPort, type VirtioIommuOptions } from '../../hw/virtio-iommu/index.js';
+import { IommuBindingError, iommuForRid, iommuMapOf, iommusOf, type IommuReference } from '../../os/core/of-iommu.js';
 import type { Driver } from '../../os/driver-model/device.js';
 import { armSmmuV3Driver } from '../../os/drivers/arm-smmu-v3/index.js';
 import { dmaEngineDriver } from '../../os/drivers/dma-engine/index.js';
@@ -30,14 +44,17 @@ import { imsicDriver } from '../../os/drivers/irqchip/imsic.js';
 import { plicDriver } from '../../os/drivers/irqchip/plic.js';
 import { pciHostEcamDriver } from '../../os/drivers/pci/index.js';
 import { riscvIommuPciDriver, riscvIommuPlatformDriver } from '../../os/drivers/riscv-iommu/index.js';
+import type { VirtioBus } from '../../os/drivers/virtio/bus.js';
+import { createVirtioIommuBus, type VirtioIommuDriverOptions } from '../../os/drivers/virtio-iommu/index.js';
 import { enabled, Kernel, type KernelOptions } from '../../os/kernel/kernel.js';
 import { region, regions } from '../../os/of/address.js';
 import { Clock } from '../../sim/clock.js';
 import { Hart, type CpuArchitecture } from '../../sim/hart.js';
 import { InterruptLine, MsiController } from '../../sim/irq.js';
-import { BusError, MmioBus, type MmioDevice } from '../../sim/mmio.js';
+import { BusError, MmioBus, type MmioDevice, type MmioSize } from '../../sim/mmio.js';
 import { PhysicalMemory } from '../../sim/physical-memory.js';
 import { SystemBus } from '../../sim/system-bus.js';
+import { hex } from '../../sim/u64.js';
 import { classifyIommu, type IommuKind } from '../bindings/kinds.js';
 
 export class MachineError extends Error {}
@@ -47,6 +64,8 @@ export interface MachineOptions {
   riscvIommu?: RiscvIommuOptions;
   /** Parameters of every SMMUv3 model (IDR features, queue and table limits, cache sizes). */
   smmuv3?: SmmuV3Options;
+  /** Parameters of every virtio-iommu (the device's configuration and choices, its transport, the guest driver). */
+  virtioIommu?: MachineVirtioIommuOptions;
   /** Throughput of DMA engines in bytes per cycle (0: a transfer completes when started). */
   dmaBytesPerCycle?: number;
   /** Largest bus transaction of DMA engines in bytes (a power of two, 8..4096; default 64). */
@@ -57,14 +76,52 @@ export interface MachineOptions {
   gic?: Omit<GicOptions, 'cpus' | 'affinities'>;
 }
 
-/** The drivers a machine's kernel gets. */
+export interface MachineVirtioIommuOptions extends Omit<VirtioIommuOptions, 'endpoints'> {
+  /**
+   * RESV_MEM regions of single endpoints, by endpoint id, besides `reservedRegions` (which every
+   * endpoint has). An id that is no endpoint of a virtio-iommu of the machine is a ParameterError.
+   */
+  endpointRegions?: readonly { endpoint: number; regions: readonly ReservedRegion[] }[];
+  /** Parameters of its transport (EVENT_IDX, INDIRECT_DESC, ...), virtio-mmio or virtio-pci. */
+  transport?: Omit<VirtioTransportParameters, 'physicalPort'>;
+  /** Options of the guest's virtio-iommu driver (UNMAP batching). */
+  driver?: VirtioIommuDriverOptions;
+}
+
+/** The drivers every machine's kernel gets, besides the virtio transports (see `Machine.virtioBus`). */
 export const PLATFORM_DRIVERS: readonly Driver[] = [plicDriver, imsicDriver, gicV2Driver, gicV3Driver, riscvIommuPlatformDriver, riscvIommuPciDriver, armSmmuV3Driver, pciHostEcamDriver, dmaEngineDriver];
 
 /** The IOMMU architectures this machine builds models of. */
-const MODELLED_IOMMUS: ReadonlySet<IommuKind> = new Set<IommuKind>(['riscv-iommu', 'riscv-iommu-pci', 'arm-smmu-v3']);
+const MODELLED_IOMMUS: ReadonlySet<IommuKind> = new Set<IommuKind>(['riscv-iommu', 'riscv-iommu-pci', 'arm-smmu-v3', 'virtio-iommu-mmio', 'virtio-iommu-pci']);
+
+/** The PCI binding's compatible of a virtio-iommu function ("pci1af4,1057"), and the generic one. */
+const VIRTIO_IOMMU_PCI_COMPATIBLE = ['virtio,pci-iommu', pciCompatible(VIRTIO_PCI_VENDOR, virtioPciDeviceId(VIRTIO_IOMMU_DEVICE_ID))];
+
+/**
+ * The device id a host bridge gives the requests of a virtio-iommu function itself: beyond 32
+ * bits, so that no endpoint id can equal it, and its bridge's upstream can tell them apart.
+ */
+const OWN_REQUESTS = 2 ** 32;
+
+/** A virtio-iommu of the machine: the device model, the transport it sits behind, its ports. */
+export interface MachineVirtioIommu {
+  kind: 'virtio-iommu';
+  node: DtNode;
+  model: VirtioIommu;
+  /** The endpoints' upstream port (the device translates what reaches it). */
+  port: VirtioIommuDmaPort;
+  transport: VirtioMmioTransport | VirtioPciFunction;
+  /** Where the endpoints' translated and bypassing accesses go. */
+  upstream: VirtioIommuUpstream;
+  /**
+   * The port of the device's own accesses (virtqueues, MSI-X messages): the system bus. Behind
+   * virtio-pci, the requests its host bridge routes around it when it is the bridge's IOMMU.
+   */
+  own: DirectDmaPort;
+}
 
 /** An IOMMU model of the machine, by architecture, with the port its masters' DMA goes to. */
-export type MachineIommu = { kind: 'riscv-iommu'; node: DtNode; model: RiscvIommu; port: RiscvIommuDmaPort } | { kind: 'smmuv3'; node: DtNode; model: SmmuV3; port: SmmuV3DmaPort };
+export type MachineIommu = { kind: 'riscv-iommu'; node: DtNode; model: RiscvIommu; port: RiscvIommuDmaPort } | { kind: 'smmuv3'; node: DtNode; model: SmmuV3; port: SmmuV3DmaPort } | MachineVirtioIommu;
 
 export interface MachineDmaEngine {
   node: DtNode;
@@ -77,6 +134,14 @@ export interface MachinePcie {
   node: DtNode;
   bridge: PcieHostBridge;
   bars: BarAssignment[];
+  /** The IOMMU its iommu-map sends the functions' DMA to (null: none, the bus directly). */
+  iommu: MachineIommu | null;
+}
+
+/** A virtio-mmio slot with no device behind it. */
+export interface MachineVirtioSlot {
+  node: DtNode;
+  transport: VirtioMmioTransport;
 }
 
 export interface MachineGic {
@@ -98,6 +163,9 @@ export class Machine {
   readonly iommus: MachineIommu[] = [];
   readonly dmaEngines: MachineDmaEngine[] = [];
   readonly pcie: MachinePcie[] = [];
+  readonly emptyVirtioSlots: MachineVirtioSlot[] = [];
+  /** The virtio bus of the kernel: its virtio-mmio and virtio-pci drivers, with the virtio-iommu driver registered. */
+  readonly virtioBus: VirtioBus;
   /**
    * Nodes with a compatible string that no model here implements, and devices left out
    * because their DMA goes through an IOMMU without a model (they are simply absent).
@@ -114,6 +182,7 @@ export class Machine {
     readonly tree: DeviceTree,
     readonly options: MachineOptions = {},
   ) {
+    this.virtioBus = createVirtioIommuBus({ iommu: options.virtioIommu?.driver });
     const nodes = [...tree.root.walk()].filter((n) => n.has('compatible') && enabled(n));
     // The hart's supervisor-level interrupt file (the one on the S-mode external interrupt, 9).
     const imsicNode = nodes.find((n) => compatibleWith(n, 'riscv,imsics') && (this.interruptsExtended(n)?.some((s) => s.args[0] === 9) ?? true));
@@ -131,13 +200,15 @@ export class Machine {
     for (const node of nodes) {
       if (compatibleWith(node, 'riscv,iommu')) this.buildPlatformIommu(node);
       else if (compatibleWith(node, 'arm,smmu-v3')) this.buildSmmuV3(node);
+      else if (compatibleWith(node, VIRTIO_MMIO_COMPATIBLE)) this.buildVirtioMmio(node, nodes);
     }
     for (const node of nodes) {
-      if (compatibleWith(node, 'pci-host-ecam-generic')) this.buildPcie(node);
+      if (compatibleWith(node, 'pci-host-ecam-generic')) this.buildPcie(node, nodes);
     }
     for (const node of nodes) {
-      if (compatibleWith(node, 'iommu-lab,dma-engine')) this.buildDmaEngine(node);
+      if (compatibleWith(node, DMA_ENGINE_COMPATIBLE)) this.buildDmaEngine(node);
     }
+    this.checkEndpointRegions();
     const modelled = new Set<DtNode>([
       ...(imsicNode ? [imsicNode] : []),
       ...(plicNode ? [plicNode] : []),
@@ -145,6 +216,7 @@ export class Machine {
       ...this.iommus.map((i) => i.node),
       ...this.dmaEngines.map((e) => e.node),
       ...this.pcie.map((p) => p.node),
+      ...this.emptyVirtioSlots.map((v) => v.node),
     ]);
     for (const p of this.pcie) for (const child of p.node.children) if (!this.leftOut.has(child)) modelled.add(child);
     for (const n of nodes) if (!modelled.has(n) && !isStructural(n)) this.unmodelled.push(n);
@@ -156,7 +228,7 @@ export class Machine {
     if (this.bootedKernel !== null) return this.bootedKernel;
     const kernel = new Kernel(
       { dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart },
-      { ...this.options.kernel, drivers: PLATFORM_DRIVERS },
+      { ...this.options.kernel, drivers: [...PLATFORM_DRIVERS, this.virtioBus.mmioDriver, this.virtioBus.pciDriver] },
     );
     kernel.boot();
     this.bootedKernel = kernel;
@@ -326,6 +398,54 @@ export class Machine {
     this.mapRegion(node.path, r.base, r.size, iommu.model);
   }
 
+  /**
+   * A virtio-mmio transport at `reg` with its interrupt: a virtio-iommu when the node is an
+   * IOMMU provider (#iommu-cells), an empty slot otherwise.
+   */
+  private buildVirtioMmio(node: DtNode, nodes: readonly DtNode[]): void {
+    const r = region(node);
+    const irq = this.wiresOf(node)[0] ?? new InterruptLine(`${node.path}.irq`);
+    if (!node.has('#iommu-cells')) {
+      const transport = new VirtioMmioTransport({ name: node.path, model: NO_VIRTIO_DEVICE, port: new DirectDmaPort(this.bus), irq, regionSize: Number(r.size) });
+      this.mapRegion(node.path, r.base, r.size, transport);
+      this.emptyVirtioSlots.push({ node, transport });
+      return;
+    }
+    const own = new DirectDmaPort(this.bus);
+    const { transport } = this.newVirtioIommu(node, nodes, own, (model) => {
+      // The register block (0x000-0x0ff) and the device's configuration after it (VIRTIO 1.3 4.2.2).
+      if (r.size < 0x100n + BigInt(model.configSize)) throw new DeviceTreeError(`${node.path}: reg is ${hex(r.size)} bytes, too small for the virtio-mmio registers and ${model.configSize} bytes of configuration`, node.property('reg')?.location);
+      return new VirtioMmioTransport({ ...this.options.virtioIommu?.transport, name: node.path, model, port: own, irq, regionSize: Number(r.size) });
+    });
+    this.mapRegion(node.path, r.base, r.size, transport);
+  }
+
+  /**
+   * A virtio-iommu whose endpoints are the devices the tree sends to `node`, behind the
+   * transport `transportFor` builds; the transport's accesses go to `own`.
+   */
+  private newVirtioIommu<T extends VirtioMmioTransport | VirtioPciFunction>(node: DtNode, nodes: readonly DtNode[], own: DirectDmaPort, transportFor: (model: VirtioIommu) => T): MachineVirtioIommu & { transport: T } {
+    // What is left once the machine's own options are taken out is the device's.
+    const { endpointRegions = [], transport: _transport, driver: _driver, ...deviceOptions } = this.options.virtioIommu ?? {};
+    const endpoints = virtioEndpointIds(this.tree, node, nodes).map((id) => ({ id, reservedRegions: endpointRegions.filter((e) => e.endpoint === id).flatMap((e) => e.regions) }));
+    const upstream = new VirtioIommuUpstream(new DirectDmaPort(this.bus));
+    const model = new VirtioIommu({ ...deviceOptions, upstream, endpoints });
+    const iommu = { kind: 'virtio-iommu' as const, node, model, port: model.dmaPort, transport: transportFor(model), upstream, own };
+    this.iommus.push(iommu);
+    return iommu;
+  }
+
+  /** Every endpoint named in `virtioIommu.endpointRegions` must be one of a virtio-iommu here. */
+  private checkEndpointRegions(): void {
+    const known = new Set<number>();
+    for (const i of this.iommus) if (i.kind === 'virtio-iommu') for (const e of i.model.params.endpoints) known.add(e.id);
+    for (const { endpoint } of this.options.virtioIommu?.endpointRegions ?? []) {
+      if (known.has(endpoint)) continue;
+      const list = [...known].sort((a, b) => a - b).map((id) => hex(id));
+      throw new VirtioIommuParameterError(`virtio-iommu parameters: endpoint ${hex(endpoint)} has reserved regions but is no endpoint of a virtio-iommu of this machine (${list.length === 0 ? 'it has none' : `endpoints: ${list.join(', ')}`})`);
+    }
+  }
+
   private buildDmaEngine(node: DtNode): void {
     const refs = iommusOf(this.tree, node);
     let port: DmaPort = new DirectDmaPort(this.bus);
@@ -347,7 +467,7 @@ export class Machine {
     this.dmaEngines.push({ node, engine, deviceId });
   }
 
-  private buildPcie(node: DtNode): void {
+  private buildPcie(node: DtNode, nodes: readonly DtNode[]): void {
     const busRange = node.u32s('bus-range') ?? [0, 255];
     const segment = node.u32('linux,pci-domain') ?? 0;
     // DMA of functions goes through the IOMMU the host bridge's iommu-map names (requester ids
@@ -355,15 +475,20 @@ export class Machine {
     const map = iommuMapOf(this.tree, node);
     const target = map !== null && map.entries.length > 0 ? map.entries[0].iommu : null;
     if (map !== null && map.entries.some((e) => e.iommu !== target)) throw new MachineError(`${node.path}: an iommu-map naming several IOMMUs is not supported`);
+    // A virtio-iommu function among the bridge's own functions: the requester id of its own DMA.
+    let ownRid = -1;
     const deviceIdFor = (rid: number): number => {
+      if (rid === ownRid) return OWN_REQUESTS + rid;
       const ref = iommuForRid(this.tree, node, rid);
-      return ref === null || ref.iommu !== target ? -1 : ((segment << 16) | ref.args[0]) >>> 0;
+      return ref === null || ref.iommu !== target ? -1 : pciDeviceId(target, segment, ref.args[0]);
     };
     const bridge = new PcieHostBridge({ name: node.path, segment, busStart: busRange[0], busEnd: busRange[1], ...(target !== null ? { deviceIdFor } : {}) });
     const ecam = region(node);
     this.mapRegion(`${node.path} (ECAM)`, ecam.base, bridge.ecamSize < ecam.size ? bridge.ecamSize : ecam.size, bridge);
     // Behind an IOMMU without a model, no function is built: the bridge has empty slots.
     const functionsLeftOut = target !== null && withoutModel(target);
+    // The virtio-iommu function's own requests, routed around it.
+    const own = new DirectDmaPort(this.bus);
     // Functions described as child nodes, placed by the BDF in their reg.
     for (const child of node.children) {
       if (!enabled(child)) continue;
@@ -371,35 +496,184 @@ export class Machine {
         this.leftOut.add(child);
         continue;
       }
-      const reg = child.u32s('reg');
-      if (reg === undefined || reg.length < 1) continue;
-      const bus = (reg[0] >>> 16) & 0xff;
-      const dev = (reg[0] >>> 11) & 0x1f;
-      const fn = (reg[0] >>> 8) & 0x7;
+      const bdf = bdfOf(child);
+      if (bdf === null) continue;
+      const { bus, dev, fn } = bdf;
       if (compatibleWith(child, 'riscv,pci-iommu')) {
         const iommu = this.newIommu(child, []);
         bridge.attach(new PciMmioFunction({ name: child.path, ...PCI_RISCV_IOMMU_IDS, registers: iommu.model, size: 0x1000n }), dev, fn, bus);
-      } else if (compatibleWith(child, pciCompatible(PCI_DMA_ENGINE_IDS.vendor, PCI_DMA_ENGINE_IDS.device))) {
+      } else if (compatibleWith(child, ...VIRTIO_IOMMU_PCI_COMPATIBLE)) {
+        const { transport } = this.newVirtioIommu(child, nodes, own, (model) => new VirtioPciFunction({ ...this.options.virtioIommu?.transport, name: child.path, model }));
+        bridge.attach(transport, dev, fn, bus);
+        if (child === target) ownRid = (bus << 8) | (dev << 3) | fn;
+      } else if (isPciDmaEngine(child)) {
         bridge.attach(new PciDmaEngineFunction({ name: child.path, clock: this.clock, bytesPerCycle: this.options.dmaBytesPerCycle ?? 0, burstBytes: this.options.dmaBurstBytes }), dev, fn, bus);
       }
     }
+    let upstreamIommu: MachineIommu | null = null;
     if (target !== null && !functionsLeftOut) {
       const iommu = this.iommuFor(target);
       if (iommu === undefined) throw new MachineError(`${node.path}: iommu-map names ${target.path}, which is not a model this platform has`);
+      upstreamIommu = iommu;
       bridge.upstream = iommu.port;
       // ATS and PRI messages between the IOMMU and the functions go through the bridge.
-      bridge.pageRequestSink = iommu.kind === 'smmuv3' ? iommu.model : iommu.port;
       if (iommu.kind === 'smmuv3') {
+        bridge.pageRequestSink = iommu.model;
         iommu.model.atcTarget = bridge;
         iommu.model.priTarget = bridge;
-      } else {
+      } else if (iommu.kind === 'riscv-iommu') {
+        bridge.pageRequestSink = iommu.port;
         iommu.port.connect({ invalidations: bridge, responses: bridge, segment });
+      } else if (ownRid >= 0) {
+        // virtio-iommu has no ATS or PRI; its own requests bypass it.
+        bridge.upstream = new OwnRequestsRouter(iommu.port, own);
       }
     } else {
       bridge.upstream = new DirectDmaPort(this.bus);
     }
     const bars = assignBars(bridge, pciWindowsOf(node), this.bus);
-    this.pcie.push({ node, bridge, bars });
+    this.pcie.push({ node, bridge, bars, iommu: upstreamIommu });
+  }
+}
+
+/** The device model behind an empty virtio-mmio slot: DeviceID 0 ("no device", VIRTIO 1.3 4.2.3.1.1), nothing else. */
+const NO_VIRTIO_DEVICE: VirtioDeviceModel = {
+  deviceId: 0,
+  deviceFeatures: 0n,
+  queueMaxSizes: [],
+  configSize: 0,
+  readConfig: () => 0,
+  writeConfig: () => undefined,
+  acceptFeatures: () => false,
+  start: () => undefined,
+  queueNotified: () => undefined,
+  reset: () => undefined,
+};
+
+/**
+ * Where a virtio-iommu sends its endpoints' translated and bypassing accesses: the system bus.
+ * `explain` asks the device where one request would land without letting it reach memory:
+ * while `dryRun` is set an access is answered Ok at once and its address kept in `lastAddress`.
+ */
+export class VirtioIommuUpstream implements DmaPort {
+  dryRun = false;
+  /** The (translated) address of the last access made in a dry run. */
+  lastAddress = -1n;
+
+  constructor(readonly bus: DirectDmaPort) {}
+
+  get value(): bigint {
+    return this.bus.value;
+  }
+
+  read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue {
+    return this.dryRun ? this.record(address) : this.bus.read(requester, address, size);
+  }
+
+  write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
+    return this.dryRun ? this.record(address) : this.bus.write(requester, address, size, data);
+  }
+
+  readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
+    return this.dryRun ? this.record(address) : this.bus.readBurst(requester, address, length, into, offset);
+  }
+
+  writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
+    return this.dryRun ? this.record(address) : this.bus.writeBurst(requester, address, length, from, offset);
+  }
+
+  private record(address: bigint): DmaPortStatusValue {
+    this.lastAddress = address;
+    return DmaPortStatus.Ok;
+  }
+}
+
+/**
+ * The upstream of a host bridge whose IOMMU is one of its own functions (virtio-iommu-pci):
+ * requests the bridge marks as the IOMMU's own (device id OWN_REQUESTS + rid: its virtqueues,
+ * its MSI-X messages) go straight to the bus, as a device does not translate its own DMA and
+ * the iommu-map leaves its requester id out; every other request goes to the IOMMU.
+ */
+class OwnRequestsRouter implements DmaPort {
+  value = 0n;
+
+  constructor(
+    private readonly iommu: DmaPort,
+    private readonly own: DmaPort,
+  ) {}
+
+  private route(requester: DmaRequester): DmaPort {
+    return requester.deviceId >= OWN_REQUESTS ? this.own : this.iommu;
+  }
+
+  read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue {
+    const port = this.route(requester);
+    const s = port.read(requester, address, size);
+    this.value = port.value;
+    return s;
+  }
+
+  write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
+    return this.route(requester).write(requester, address, size, data);
+  }
+
+  readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
+    return this.route(requester).readBurst(requester, address, length, into, offset);
+  }
+
+  writeBurst(requester: DmaRequester, address: bigint, length: number, from: Uint8Array, offset: number): DmaPortStatusValue {
+    return this.route(requester).writeBurst(requester, address, length, from, offset);
+  }
+}
+
+/**
+ * The id the IOMMU at `iommu` sees for a PCI function whose iommu-map entry gives `id`: a
+ * virtio-iommu endpoint id is the map's output as is (the driver's fwspec id); other IOMMUs
+ * see the segment in bits 23:16.
+ */
+function pciDeviceId(iommu: DtNode, segment: number, id: number): number {
+  const kind = classifyIommu(iommu);
+  return kind === 'virtio-iommu-mmio' || kind === 'virtio-iommu-pci' ? id : ((segment << 16) | id) >>> 0;
+}
+
+/** Bus, device and function from a PCI child node's reg (phys.hi = bus << 16 | dev << 11 | fn << 8), or null. */
+function bdfOf(node: DtNode): { bus: number; dev: number; fn: number } | null {
+  const reg = node.u32s('reg');
+  if (reg === undefined || reg.length < 1) return null;
+  return { bus: (reg[0] >>> 16) & 0xff, dev: (reg[0] >>> 11) & 0x1f, fn: (reg[0] >>> 8) & 0x7 };
+}
+
+function isPciDmaEngine(node: DtNode): boolean {
+  return compatibleWith(node, pciCompatible(PCI_DMA_ENGINE_IDS.vendor, PCI_DMA_ENGINE_IDS.device));
+}
+
+/**
+ * The endpoint ids of the devices the tree sends to the virtio-iommu at `iommu`: every id of
+ * an `iommus` entry naming it (whatever the device, modelled or not: its driver may attach it),
+ * and the id iommu-map gives each function described under a host bridge.
+ */
+function virtioEndpointIds(tree: DeviceTree, iommu: DtNode, nodes: readonly DtNode[]): number[] {
+  const ids = new Set<number>();
+  for (const n of nodes) {
+    for (const ref of iommusOrNone(tree, n)) if (ref.iommu === iommu) ids.add(ref.args[0] ?? 0);
+    if (!compatibleWith(n, 'pci-host-ecam-generic')) continue;
+    for (const child of n.children) {
+      const bdf = bdfOf(child);
+      if (!enabled(child) || bdf === null || child === iommu) continue;
+      const ref = iommuForRid(tree, n, (bdf.bus << 8) | (bdf.dev << 3) | bdf.fn);
+      if (ref?.iommu === iommu) ids.add(ref.args[0]);
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** The `iommus` references of a node; none when they are malformed (a device the machine does not build may have such). */
+function iommusOrNone(tree: DeviceTree, node: DtNode): IommuReference[] {
+  try {
+    return iommusOf(tree, node);
+  } catch (e) {
+    if (e instanceof IommuBindingError) return [];
+    throw e;
   }
 }
 

@@ -11,7 +11,7 @@ export interface IommuCounters {
   translations: number;
   tlbHits: number;
   tlbMisses: number;
-  /** Invalidation commands the driver submitted, and waits for their completion. */
+  /** Invalidation commands the driver submitted (a virtio-iommu's: UNMAP requests), and waits for their completion. */
   invalidationCommands: number;
   syncs: number;
 }

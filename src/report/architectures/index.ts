@@ -6,13 +6,28 @@ import type { IommuReport } from '../types.js';
 import type { IommuCounters } from './common.js';
 import { riscvIommuCounters, riscvIommuReport } from './riscv-iommu.js';
 import { smmuV3Counters, smmuV3Report } from './smmuv3.js';
+import { virtioIommuCounters, virtioIommuReport } from './virtio-iommu.js';
 
 export type { IommuCounters } from './common.js';
 
 export function iommuReport(iommu: MachineIommu, kernel: Kernel | null): IommuReport {
-  return iommu.kind === 'smmuv3' ? smmuV3Report(iommu.node.path, iommu.model, kernel) : riscvIommuReport(iommu.node.path, iommu.model, kernel);
+  switch (iommu.kind) {
+    case 'riscv-iommu':
+      return riscvIommuReport(iommu.node.path, iommu.model, kernel);
+    case 'smmuv3':
+      return smmuV3Report(iommu.node.path, iommu.model, kernel);
+    case 'virtio-iommu':
+      return virtioIommuReport(iommu, kernel);
+  }
 }
 
 export function iommuCounters(iommu: MachineIommu, kernel: Kernel): IommuCounters {
-  return iommu.kind === 'smmuv3' ? smmuV3Counters(iommu.node.path, iommu.model, kernel) : riscvIommuCounters(iommu.node.path, iommu.model, kernel);
+  switch (iommu.kind) {
+    case 'riscv-iommu':
+      return riscvIommuCounters(iommu.node.path, iommu.model, kernel);
+    case 'smmuv3':
+      return smmuV3Counters(iommu.node.path, iommu.model, kernel);
+    case 'virtio-iommu':
+      return virtioIommuCounters(iommu, kernel);
+  }
 }

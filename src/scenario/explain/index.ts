@@ -2,13 +2,15 @@
 // ran, the request (the device's id at its IOMMU, an IOVA, read or write, an optional PASID)
 // is presented to the device's IOMMU model with a tracer attached; the architecture's part
 // decodes each memory access with the specification's layouts and says why the request
-// succeeded or faulted.
+// succeeded or faulted. A virtio-iommu reads no memory to translate: its part says, in
+// notes, what the device looked up in its own state.
 
 import { ScenarioError } from '../errors.js';
 import { hardwareIdentity } from '../devices.js';
 import { StepFailure, type ScenarioRunner } from '../run.js';
 import { explainRiscvIommu } from './riscv-iommu.js';
 import { explainSmmuV3 } from './smmuv3.js';
+import { explainVirtioIommu } from './virtio-iommu.js';
 import type { ExplainRequest, Explanation } from './types.js';
 
 export type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation, ExplainRequest } from './types.js';
@@ -30,5 +32,12 @@ export function explainTranslation(runner: ScenarioRunner, request: ExplainReque
   const iova = guard('--iova', () => runner.resolveDma(request.iova));
   const base = { device: dev.name, deviceId: hw.deviceId, iommu: hw.iommu.node.path, iova, access: request.write ? ('write' as const) : ('read' as const), pasid: request.pasid };
   const iommu = hw.iommu;
-  return iommu.kind === 'smmuv3' ? explainSmmuV3(runner, iommu.node.path, iommu.model, base, request.cold) : explainRiscvIommu(runner, iommu.node.path, iommu.model, base, request.cold);
+  switch (iommu.kind) {
+    case 'riscv-iommu':
+      return explainRiscvIommu(runner, iommu.node.path, iommu.model, base, request.cold);
+    case 'smmuv3':
+      return explainSmmuV3(runner, iommu.node.path, iommu.model, base, request.cold);
+    case 'virtio-iommu':
+      return explainVirtioIommu(runner, iommu, base, request.cold);
+  }
 }

@@ -62,4 +62,9 @@ export interface Explanation {
   result: { ok: true; physical: bigint; pageSize: bigint; permissions: string } | { ok: false; cause: number; causeName: string; why: string };
   /** The fault as the driver reported it to the kernel (when the request faulted). */
   reported: RecordedFault | null;
+  /**
+   * What the IOMMU looked up, in words, where there are no memory accesses to show (a
+   * virtio-iommu keeps its domains and mappings in the device, not in guest memory).
+   */
+  notes?: string[];
 }

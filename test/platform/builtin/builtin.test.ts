@@ -24,7 +24,7 @@ function pciCompatible(ids: { vendor: number; device: number }): string {
 describe('registry', () => {
   it('lists the platforms with one-line descriptions and their files', () => {
     const list = listBuiltinPlatforms();
-    expect(list.map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'arm-virt']);
+    expect(list.map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'riscv-virt-virtio-iommu', 'riscv-virt-virtio-iommu-pci', 'arm-virt']);
     for (const p of list) {
       expect(p.description).not.toContain('\n');
       expect(p.description.length).toBeGreaterThan(20);
@@ -49,7 +49,7 @@ describe('registry', () => {
     expect(findBuiltinPlatform('sparc-virt')).toBeUndefined();
     expect(() => loadBuiltinPlatform('sparc-virt')).toThrow(UnknownPlatformError);
     expect(() => loadBuiltinPlatform('sparc-virt')).toThrow(
-      'unknown built-in platform "sparc-virt"; built-in platforms: riscv-virt, riscv-virt-pci-iommu',
+      'unknown built-in platform "sparc-virt"; built-in platforms: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt',
     );
     expect(new UnknownPlatformError('x')).toBeInstanceOf(DeviceTreeError);
   });

@@ -139,10 +139,10 @@ describe('QEMU virt device trees (test/fixtures)', () => {
     const machine = fixture('dts/qemu-arm-virt-dump.dts');
     expect(machine.gic?.model).toBeInstanceOf(GicV2);
     expect(machine.hart.architecture).toBe('arm');
+    // QEMU's virtio-mmio slots without a device are empty transports (DeviceID 0, VIRTIO 1.3 4.2.3.1.1).
+    expect(machine.emptyVirtioSlots.map((s) => s.node.path)).toEqual(['/virtio_mmio@a000200', '/virtio_mmio@a000000']);
     expect(machine.unmodelled.map((n) => n.path)).toEqual([
       '/fw-cfg@9020000',
-      '/virtio_mmio@a000200',
-      '/virtio_mmio@a000000',
       '/gpio-keys',
       '/pl061@9030000',
       '/pl031@9010000',
@@ -154,6 +154,8 @@ describe('QEMU virt device trees (test/fixtures)', () => {
     expect(state('8000000.intc'), text).toBe('bound');
     expect(state('9050000.smmuv3'), text).toBe('bound');
     expect(state('10000000.pcie'), text).toBe('bound');
+    expect(state('a000000.virtio_mmio'), text).toBe('bound');
+    expect(text).toMatch(/a000200\.virtio_mmio: virtio-mmio slot without a device \(DeviceID 0\)/);
     expect(text).toMatch(/GICv2: 288 interrupts \(256 SPIs\)/);
     expect(text).not.toMatch(/\[error\]/);
   });
@@ -170,14 +172,19 @@ describe('QEMU virt device trees (test/fixtures)', () => {
     expect(text).not.toMatch(/\[error\]/);
   });
 
-  it('-device virtio-iommu-pci: the bridge is built, its functions (behind the virtio-iommu) are left out', () => {
+  it('-device virtio-iommu-pci: the virtio-iommu is built as PCI function 00:01.0, and the driver registers it', () => {
     const machine = fixture('bindings/qemu-arm-virt-virtio-iommu.dts');
     expect(machine.pcie).toHaveLength(1);
-    expect(machine.pcie[0].bars).toEqual([]);
-    expect(machine.unmodelled.map((n) => n.path)).toContain('/pcie@10000000/virtio_iommu@1,0');
+    expect(machine.iommus.map((i) => [i.kind, i.node.path])).toEqual([['virtio-iommu', '/pcie@10000000/virtio_iommu@1,0']]);
+    // Its MSI-X table and its virtio structures (VIRTIO 1.3 4.1.4) in BARs the firmware assigned.
+    expect(machine.pcie[0].bars.length).toBe(2);
+    expect(machine.unmodelled.map((n) => n.path)).not.toContain('/pcie@10000000/virtio_iommu@1,0');
     const { kernel, text, state } = bootLog(machine);
     expect(state('10000000.pcie'), text).toBe('bound');
-    expect(kernel.drivers.devices.filter((d) => d.bus === 'pci')).toEqual([]);
+    expect(state('0000:00:01.0'), text).toBe('bound');
+    // No MSI controller modelled (the GICv2m frame is not): the driver polls the queues.
+    expect(text).toMatch(/0000:00:01\.0: virtio-pci iommu \(device id 23\), 2 queues, interrupts polled/);
+    expect(kernel.iommu.instances.map((i) => i.node.path)).toEqual(['/pcie@10000000/virtio_iommu@1,0']);
     expect(text).not.toMatch(/\[error\]/);
   });
 
