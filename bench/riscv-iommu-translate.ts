@@ -1,6 +1,7 @@
 // Translation throughput of the RISC-V IOMMU model on fixed workloads. The workloads are
 // defined here, once, so that the same ones can be run against other models (such as the
-// official C reference model) and compared side by side.
+// official C reference model) and compared side by side; smmuv3-translate.ts has their Arm
+// SMMUv3 counterparts (the shared scheme is in translation-scheme.ts).
 //
 // Common to all workloads: capabilities Sv39/48/57, Sv39x4/48x4/57x4, AMO_HWAD, MSI_FLAT
 // (64-byte device contexts), PD8/17/20, PAS 50; little-endian; a 1024-entry command queue and a
@@ -15,6 +16,19 @@ import { iodirInvalDdt, iotinvalGvma, iotinvalVma, Reg, type CommandWords } from
 import { RequestKind, ResponseStatus, TranslationRequest, TranslationResponse, type RiscvIommu } from '../src/hw/riscv-iommu/index.js';
 import { hi32, lo32 } from '../src/sim/u64.js';
 import { PTE, RiscvIommuBench } from '../test/support/riscv-iommu-bench.js';
+import {
+  DEVICE,
+  GPA_BASE,
+  hitRateBetween,
+  IOVA_BASE,
+  IOVA_PAGE,
+  PAGES,
+  Pattern,
+  SPA_BASE,
+  SPA_PAGE,
+  timeRequests,
+  type PatternValue,
+} from './translation-scheme.js';
 
 export interface WorkloadResult {
   workload: string;
@@ -30,25 +44,9 @@ export interface WorkloadResult {
   errors: number;
 }
 
-const DEVICE = 0x012345;
-const PAGES = 4096;
-const IOVA_BASE = 0x8000_0000;
-const SPA_BASE = 0x20_0000_0000;
-const GPA_BASE = 0x1_0000_0000;
 const LEAF = PTE.V | PTE.R | PTE.W | PTE.U | PTE.A | PTE.D;
 const FQCSR_ERRORS = (1 << 8) | (1 << 9); // fqmf, fqof
 const CQCSR_ERRORS = (1 << 8) | (1 << 9) | (1 << 10); // cqmf, cmd_to, cmd_ill
-
-/** Which IOVA request k uses (and which address it must translate to). */
-const Pattern = {
-  /** IOVA_BASE + k pages + a moving page offset, passed through untranslated. */
-  Bare: 0,
-  /** Two pages, alternately. */
-  TwoPages: 1,
-  /** All PAGES pages in turn. */
-  Cycle: 2,
-} as const;
-type PatternValue = (typeof Pattern)[keyof typeof Pattern];
 
 interface Workload {
   name: string;
@@ -226,15 +224,13 @@ function pd17ProcessContext(b: RiscvIommuBench, pid: number, pscid: bigint, fsc:
 
 export const WORKLOAD_NAMES = WORKLOADS.map((w) => w.name);
 
-const IOVA_PAGE = IOVA_BASE / 4096;
-const SPA_PAGE = SPA_BASE / 4096;
-
 /**
  * Sends requests k = 0..count-1 (each after its commands, if any) and checks every response:
  * success, a 4 KiB translation, and the expected page (the IOVA's own in Bare mode, SPA_BASE +
  * i pages for the i-th mapping otherwise), which, the page offset passing through, is the
- * expected address. Page numbers stay below 2^31: exact 32-bit integer arithmetic, as in C.
- * Returns the number of wrong responses and failed command submissions.
+ * expected address. The pattern arithmetic stays inline: a call more in this loop costs the
+ * cheapest workloads a visible share of their throughput. Returns the number of wrong responses
+ * and failed command submissions.
  */
 function run(iommu: RiscvIommu, req: TranslationRequest, rsp: TranslationResponse, pattern: PatternValue, commands: CommandSubmitter | null, count: number): number {
   let errors = 0;
@@ -267,41 +263,29 @@ export function runWorkload(name: string, scale = 1): WorkloadResult {
   const iommu = b.iommu;
   const n = Math.max(1, Math.round(w.defaultRequests * scale));
 
-  // Warm up the JIT on a few thousand requests, in several calls so that `run` itself gets
-  // optimized code (not only on-stack replacement inside its loop); then measure from clean
-  // statistics.
-  let errors = 0;
-  for (let i = 0; i < 10; i++) errors += run(iommu, req, rsp, w.pattern, submitter, Math.min(n, 2_000));
-  const before0 = iommu.statistics();
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  errors += run(iommu, req, rsp, w.pattern, submitter, n);
-  const seconds = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  let before = iommu.statistics();
+  const timing = timeRequests(
+    n,
+    (count) => run(iommu, req, rsp, w.pattern, submitter, count),
+    () => (before = iommu.statistics()),
+  );
   const after = iommu.statistics();
+  let errors = timing.errors;
   // No fault recorded (queue empty, no overflow or memory fault); the command queue is healthy.
   if (b.read32(Reg.fqt) !== b.read32(Reg.fqh)) errors++;
   if ((b.read32(Reg.fqcsr) & FQCSR_ERRORS) !== 0) errors++;
   if ((b.read32(Reg.cqcsr) & CQCSR_ERRORS) !== 0) errors++;
 
-  const delta = (x: number, y: number) => x - y;
-  const rate = (h: number, m: number) => (h + m === 0 ? 0 : h / (h + m));
   return {
     workload: name,
     requests: n,
-    seconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    translationsPerSecond: n / seconds,
-    iotlbHitRate: rate(delta(after.iotlb.hits, before0.iotlb.hits), delta(after.iotlb.misses, before0.iotlb.misses)),
-    deviceContextHitRate: rate(
-      delta(after.deviceContextCache.hits, before0.deviceContextCache.hits),
-      delta(after.deviceContextCache.misses, before0.deviceContextCache.misses),
-    ),
-    processContextHitRate: rate(
-      delta(after.processContextCache.hits, before0.processContextCache.hits),
-      delta(after.processContextCache.misses, before0.processContextCache.misses),
-    ),
-    memoryReadsPerTranslation: delta(after.memory.reads, before0.memory.reads) / n,
+    seconds: timing.seconds,
+    cpuSeconds: timing.cpuSeconds,
+    translationsPerSecond: n / timing.seconds,
+    iotlbHitRate: hitRateBetween(before.iotlb, after.iotlb),
+    deviceContextHitRate: hitRateBetween(before.deviceContextCache, after.deviceContextCache),
+    processContextHitRate: hitRateBetween(before.processContextCache, after.processContextCache),
+    memoryReadsPerTranslation: (after.memory.reads - before.memory.reads) / n,
     errors,
   };
 }
