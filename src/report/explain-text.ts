@@ -14,7 +14,10 @@ export function formatExplanation(e: Explanation): string {
   if (e.coldCommands.length > 0) out += `cold: the driver first emptied the IOMMU's caches: ${e.coldCommands.join(', ')}\n`;
   out += `caches: ${cacheWords(e)}\n`;
   const reads = e.accesses.filter((a) => !a.write).length;
-  if (e.accesses.length === 0) {
+  if (e.notes !== undefined) {
+    out += 'memory reads: none (the IOMMU keeps its translations in the device)\n';
+    out += `lookups:\n${e.notes.map((n) => `  - ${n}\n`).join('')}`;
+  } else if (e.accesses.length === 0) {
     out += 'memory reads: none, everything came from the caches\n';
   } else {
     out += `memory accesses (${reads} read${reads === 1 ? '' : 's'}${e.accesses.length > reads ? `, ${e.accesses.length - reads} write${e.accesses.length - reads === 1 ? '' : 's'}` : ''}):\n`;

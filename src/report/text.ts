@@ -123,7 +123,7 @@ export function formatReport(r: Report): string {
         [
           ['DMA API', `${w.dmaMaps} maps, ${w.dmaUnmaps} unmaps`],
           ['invalidation commands', `${w.invalidationCommands} (${ratio(w.invalidationsPerBuffer)} per buffer), syncs ${w.syncs}`],
-          ['translations', `${w.translations}, TLB hit rate ${percent(w.tlbHitRate)}`],
+          ['translations', `${w.translations}${w.tlbHitRate === null ? '' : `, TLB hit rate ${percent(w.tlbHitRate)}`}`],
           ['simulated cycles', count(w.cycles)],
         ],
         '      ',

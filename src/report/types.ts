@@ -119,8 +119,8 @@ export interface WorkloadReport {
   invalidationCommands: number;
   syncs: number;
   invalidationsPerBuffer: number;
-  /** Hit rate of the IOMMU's TLB (IOTLB) on the workload's own translations. */
-  tlbHitRate: number;
+  /** Hit rate of the IOMMU's TLB (IOTLB) on the workload's own translations; null when it looked nothing up (no TLB, as virtio-iommu). */
+  tlbHitRate: number | null;
   translations: number;
 }
 

@@ -1,11 +1,13 @@
 // Faults as a scenario sees them: every fault reported to the IOMMU core is recorded here
 // (through the core's fault observers), and `expect faults` checks the ones reported since its
 // previous check. A fault's cause is its architecture's code (RISC-V IOMMU fault-record CAUSE,
-// SMMUv3 event number) with the name the driver reported; scenarios may name causes as either
-// specification does ("Read page fault", 13; F_TRANSLATION, 0x10).
+// SMMUv3 event number, virtio-iommu fault reason) with the name the driver reported; scenarios
+// may name causes as each specification does ("Read page fault", 13; F_TRANSLATION, 0x10;
+// MAPPING, 2).
 
 import { Cause, CAUSE_DESCRIPTIONS, describeCause } from '../formats/riscv-iommu/records.js';
 import { EventType } from '../formats/smmuv3/records.js';
+import { FAULT_REASON_NAMES } from '../formats/virtio-iommu/fault.js';
 import type { IommuFault } from '../os/core/types.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import type { FaultReport } from '../report/types.js';
@@ -22,6 +24,7 @@ const BY_NAME: ReadonlyMap<string, number> = new Map([
   ...Object.entries(CAUSE_DESCRIPTIONS).map(([code, text]) => [normalize(text), Number(code)] as const),
   ...Object.entries(Cause).map(([key, code]) => [normalize(key), code] as const),
   ...Object.entries(EventType).map(([key, code]) => [normalize(key), code] as const),
+  ...Object.entries(FAULT_REASON_NAMES).map(([code, name]) => [normalize(name), Number(code)] as const),
 ]);
 
 const SMMU_EVENT_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(EventType).map(([name, code]) => [code, name]));

@@ -392,7 +392,7 @@ const physOrNone = value((v): Parsed<AddressExpr | null> => (v === 'none' ? null
 const cause = value((v): Parsed<number> => {
   if (typeof v === 'string' && v.trim() !== '' && parseNumber(v) instanceof Problem) {
     const code = causeByName(v);
-    return code ?? new Problem(`unknown fault cause ${describeValue(v)}; name it as the RISC-V IOMMU specification's cause table does (e.g. "Read page fault" or ReadPageFault), as an SMMUv3 event (e.g. F_TRANSLATION), or give its code (e.g. 13)`);
+    return code ?? new Problem(`unknown fault cause ${describeValue(v)}; name it as the RISC-V IOMMU specification's cause table does (e.g. "Read page fault" or ReadPageFault), as an SMMUv3 event (e.g. F_TRANSLATION) or a virtio-iommu fault reason (e.g. MAPPING), or give its code (e.g. 13)`);
   }
   const n = parseInteger(v, 0, 4095, 'a fault cause code');
   return n;

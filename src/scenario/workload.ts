@@ -134,7 +134,7 @@ export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadR
     invalidationCommands,
     syncs: delta((c) => c.syncs),
     invalidationsPerBuffer: invalidationCommands / step.buffers,
-    tlbHitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+    tlbHitRate: hits + misses === 0 ? null : hits / (hits + misses),
     translations: delta((c) => c.translations),
   };
 }

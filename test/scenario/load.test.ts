@@ -175,7 +175,7 @@ describe('errors: one line per problem, with file, line and key path', () => {
       'test.yaml:13: steps[5].dma.op: expected copy, fill or read, got "move"',
       'test.yaml:14: steps[6].dma.length: a transfer is at most 0xffffffff bytes, got "0x1_0000_0000"',
       'test.yaml:15: steps[7].expect: expect needs at least one of memory, translation or faults',
-      'test.yaml:16: steps[8].expect.faults.cause: unknown fault cause "Mystery fault"; name it as the RISC-V IOMMU specification\'s cause table does (e.g. "Read page fault" or ReadPageFault), as an SMMUv3 event (e.g. F_TRANSLATION), or give its code (e.g. 13)',
+      'test.yaml:16: steps[8].expect.faults.cause: unknown fault cause "Mystery fault"; name it as the RISC-V IOMMU specification\'s cause table does (e.g. "Read page fault" or ReadPageFault), as an SMMUv3 event (e.g. F_TRANSLATION) or a virtio-iommu fault reason (e.g. MAPPING), or give its code (e.g. 13)',
       'test.yaml:17: steps[9].workload.buffers: expected a number of buffers from 1 to 100000000, got 0',
       'test.yaml:17: steps[9].workload.size: [1]: expected a number or size such as 4K, got "big"',
       'test.yaml:18: steps[10].label: expected a label, got a list',
