@@ -177,6 +177,7 @@ export function makeMachine(options: MachineOptions = {}): Machine {
         return domain;
       },
       identityDomain: new IommuDomain('identity', { attachDev: () => null }, null, [], { start: 0n, end: 0n }, 'fake-identity'),
+      blockedDomain: new IommuDomain('blocked', { attachDev: () => null }, null, [], { start: 0n, end: 0n }, 'fake-blocked'),
     },
   };
   kernel.iommu.register(instance);

@@ -200,8 +200,14 @@ export class IommuCore {
     this.attachGroup(domain, group);
   }
 
+  /**
+   * Attaches `group` to `domain`. The group must be in its default domain or its IOMMU's
+   * blocked domain (Linux allows attaching from the blocking domain, where VFIO parks
+   * devices), or already in `domain`; the blocked domain itself can always be attached.
+   */
   attachGroup(domain: IommuDomain, group: IommuGroup): void {
-    if (group.domain !== group.defaultDomain && group.domain !== domain) {
+    const blocked = group.devices.length === 0 ? undefined : this.deviceIommu(group.devices[0])?.fwspec.iommu.ops.blockedDomain;
+    if (group.domain !== group.defaultDomain && group.domain !== domain && group.domain !== blocked && domain !== blocked) {
       throw new IommuError(`IOMMU group ${group.id} is attached to ${group.domain?.name}; detach it first`);
     }
     this.switchDomain(group, domain);

@@ -146,3 +146,21 @@ describe('IOMMU core: faults', () => {
     expect(core.stats.faultsUnhandled).toBe(20);
   });
 });
+
+describe('IOMMU core: attaching', () => {
+  it('attaches from the default domain, and from the blocked domain (where VFIO parks devices), but not from another domain', () => {
+    const m = makeMachine();
+    const core = m.kernel.iommu;
+    const a = core.domainAlloc(m.dev, DomainType.Unmanaged);
+    const b = core.domainAlloc(m.dev, DomainType.Unmanaged);
+    const blocked = core.staticDomain(m.dev, DomainType.Blocked);
+    core.attachDevice(a, m.dev);
+    expect(() => core.attachDevice(b, m.dev)).toThrow(/attached to fake-unmanaged-\d+; detach it first/);
+    // The blocked domain can always be attached (Linux iommu_group_replace_domain), and attached from.
+    core.attachDevice(blocked, m.dev);
+    expect(core.domainOf(m.dev)).toBe(blocked);
+    core.attachDevice(b, m.dev);
+    expect(core.domainOf(m.dev)).toBe(b);
+    expect(a.devices.size).toBe(0);
+  });
+});
