@@ -1,19 +1,22 @@
 // Collecting a run's numbers into a Report: the hardware models' statistics (what the IOMMU
-// did), the drivers' and the kernel's counters (what software asked for), and what the
-// scenario runner recorded (steps, expectations, workloads, faults).
+// did), the drivers' and the kernel's (or the hypervisor's) counters (what software asked
+// for), and what the scenario runner recorded (steps, expectations, workloads, faults).
 
 import { IommuDmaApi } from '../os/dma/dma-api.js';
 import { dmaEngineOf, dmaEngineDriver } from '../os/drivers/dma-engine/index.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import type { Machine } from '../platform/machine/machine.js';
 import { iommuReport } from './architectures/index.js';
+import { collectHypervisorReport, type HypervisorInput } from './hypervisor.js';
 import { FAULT_LIST_LIMIT, type DeviceReport, type FaultReport, type KernelReport, type Report, type StepReport, type WorkloadReport } from './types.js';
 
 export interface ReportInput {
   scenario: Report['scenario'];
   machine: Machine;
-  /** Null when the kernel did not boot. */
+  /** Null when the kernel did not boot, or the machine booted a hypervisor. */
   kernel: Kernel | null;
+  /** What the hypervisor the machine booted did, and the DMA devices did in its domains. */
+  hypervisor?: HypervisorInput & { devices: DeviceReport[] };
   steps: StepReport[];
   expectations: Report['expectations'];
   workloads: WorkloadReport[];
@@ -23,15 +26,16 @@ export interface ReportInput {
 }
 
 export function collectReport(input: ReportInput): Report {
-  const { machine, kernel } = input;
+  const { machine, kernel, hypervisor } = input;
   return {
     scenario: input.scenario,
     outcome: { ok: input.failure === null, failure: input.failure },
     steps: input.steps,
     expectations: input.expectations,
-    iommus: machine.iommus.map((i) => iommuReport(i, kernel)),
-    kernel: kernelReport(kernel),
-    devices: kernel === null ? [] : deviceReports(kernel),
+    iommus: machine.iommus.map((i) => iommuReport(i, kernel, machine.iommus)),
+    kernel: hypervisor === undefined ? kernelReport(kernel) : null,
+    hypervisor: hypervisor === undefined ? null : collectHypervisorReport(machine, hypervisor),
+    devices: hypervisor !== undefined ? hypervisor.devices : kernel === null ? [] : deviceReports(kernel),
     workloads: input.workloads,
     faults: { total: input.faults.length, list: input.faults.slice(0, FAULT_LIST_LIMIT) },
     unmodelled: machine.unmodelled.map((n) => n.path),

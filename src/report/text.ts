@@ -2,7 +2,7 @@
 // percentages. Everything in it comes from the typed Report (collect.ts).
 
 import { hex } from '../sim/u64.js';
-import type { CacheReport, IommuReport, NamedCount, Report, RequestQueueReport } from './types.js';
+import type { CacheReport, HypervisorReport, IommuReport, KernelReport, NamedCount, Report, RequestQueueReport } from './types.js';
 
 const NUMERIC = /^(-|[0-9][0-9.]*(%| B| KiB| MiB| GiB)?)$/;
 
@@ -80,6 +80,67 @@ function requestRows(q: RequestQueueReport): string[][] {
   ];
 }
 
+function kernelSection(k: KernelReport): string {
+  const fq = k.flushQueue;
+  return `\nkernel\n${table([
+    ['DMA API', `mapped ${k.dma.mapped}, unmapped ${k.dma.unmapped}; invalidations: strict syncs ${k.dma.syncs}, flush-queue flushes ${k.dma.flushes}`],
+    [
+      'flush queue',
+      fq === null
+        ? 'not used (strict invalidation)'
+        : `${fq.domains} lazy domain${fq.domains === 1 ? '' : 's'}; flushes: full ${fq.flushes.full}, timeout ${fq.flushes.timeout}, explicit ${fq.flushes.explicit}; ${fq.entriesFlushed} entries released, ${fq.pending} pending`,
+    ],
+    ['IOMMU faults', `reported to the core ${k.faults.reported}, not handled by a domain owner ${k.faults.unhandled}`],
+    ...k.unbound.map((u) => [`not bound: ${u.name}`, `${u.state}: ${u.reason}`]),
+  ])}`;
+}
+
+function pages(n: number): string {
+  return bytes(n * 4096);
+}
+
+function hypervisorSection(h: HypervisorReport): string {
+  let out = `\nhypervisor: ${h.name}, IOMMU driver ${h.iommuDriver ?? 'none'}\n`;
+  const d = h.devices;
+  out += table([
+    ['devices', `assigned ${d.assignments}, deassigned ${d.deassignments}, quarantined ${d.quarantined}; deferred probes ${d.deferredProbes}`],
+    ['heap', `${pages(h.heap.allocatedPages)} of ${pages(h.heap.totalPages)} in use`],
+    ['IOMMU TLB flushes', `${h.flushes.requested} requested; ${h.flushes.byIommu.map((f) => `${f.iommu}: IMCTR.FLUSH ${f.contextFlushes} (${f.entriesFlushed} entries), IMUCTR.FLUSH ${f.microTlbFlushes}`).join('; ') || 'no IOMMU'}`],
+  ]);
+  out += '  domains\n';
+  out += table(
+    [
+      ['', 'state', 'RAM', 'DMA transfers', 'DMA bytes', 'DMA errors', 'IOMMU faults', 'IOMMU flushes', 'P2M changes', 'splits', 'devices'],
+      ...h.domains.map((x) => [
+        x.label,
+        x.state,
+        pages(x.ramPages),
+        count(x.dma.transfers),
+        bytes(x.dma.bytes),
+        count(x.dma.errors + x.dma.timeouts),
+        count(x.faults),
+        count(x.iommuFlushes),
+        count(x.p2m.changes),
+        count(x.p2m.splits),
+        x.devices.join(', ') || '-',
+      ]),
+    ],
+    '    ',
+  );
+  out += '  context banks\n';
+  if (h.contexts.length === 0) out += '    none\n';
+  for (const c of h.contexts) {
+    out += `    ${c.iommu}: ${c.inUse.length} of ${c.total} in use (at most ${c.peak} at once)\n`;
+    out += table(c.inUse.map((u) => [`context ${u.context}`, u.domain ?? 'reserved']), '      ');
+  }
+  if (h.faults.total > 0) {
+    out += `  faults (${h.faults.total})\n`;
+    out += table(h.faults.list.map((f) => [f.domain ?? 'no domain', f.devices.join(', ') || 'no device', `${f.kinds.join(', ')} at IPA ${hex(f.address)}`, `context ${f.context} of ${f.iommu}`]), '    ');
+    if (h.faults.total > h.faults.list.length) out += `    ... and ${h.faults.total - h.faults.list.length} more\n`;
+  }
+  return out;
+}
+
 export function formatReport(r: Report): string {
   const s = r.scenario;
   let out = `scenario: ${s.name ?? '(unnamed)'} (${s.file})\n`;
@@ -95,20 +156,8 @@ export function formatReport(r: Report): string {
 
   for (const i of r.iommus) out += `\n${iommuSection(i)}`;
 
-  const k = r.kernel;
-  out += '\nkernel\n';
-  const fq = k.flushQueue;
-  out += table([
-    ['DMA API', `mapped ${k.dma.mapped}, unmapped ${k.dma.unmapped}; invalidations: strict syncs ${k.dma.syncs}, flush-queue flushes ${k.dma.flushes}`],
-    [
-      'flush queue',
-      fq === null
-        ? 'not used (strict invalidation)'
-        : `${fq.domains} lazy domain${fq.domains === 1 ? '' : 's'}; flushes: full ${fq.flushes.full}, timeout ${fq.flushes.timeout}, explicit ${fq.flushes.explicit}; ${fq.entriesFlushed} entries released, ${fq.pending} pending`,
-    ],
-    ['IOMMU faults', `reported to the core ${k.faults.reported}, not handled by a domain owner ${k.faults.unhandled}`],
-    ...k.unbound.map((u) => [`not bound: ${u.name}`, `${u.state}: ${u.reason}`]),
-  ]);
+  if (r.kernel !== null) out += kernelSection(r.kernel);
+  if (r.hypervisor !== null) out += hypervisorSection(r.hypervisor);
 
   if (r.devices.length > 0) {
     out += '\ndevices\n';
@@ -118,7 +167,7 @@ export function formatReport(r: Report): string {
   if (r.workloads.length > 0) {
     out += '\nworkloads\n';
     for (const w of r.workloads) {
-      out += `  [${w.step}]${w.label === null ? '' : ` "${w.label}"`} on ${w.device}: ${w.buffers} ${w.op} buffers (${w.access}), ${bytes(w.bytes)}, ${w.verified} verified\n`;
+      out += `  [${w.step}]${w.label === null ? '' : ` "${w.label}"`} on ${w.device}${w.guest === null ? '' : ` in guest ${w.guest}`}: ${w.buffers} ${w.op} buffers (${w.access}), ${bytes(w.bytes)}, ${w.verified} verified\n`;
       out += table(
         [
           ['DMA API', `${w.dmaMaps} maps, ${w.dmaUnmaps} unmaps`],

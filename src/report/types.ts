@@ -104,6 +104,8 @@ export interface DeviceReport {
 export interface WorkloadReport {
   step: number;
   label: string | null;
+  /** The guest the workload ran in (hypervisor scenarios); null when the kernel ran it. */
+  guest: string | null;
   device: string;
   op: string;
   access: string;
@@ -112,7 +114,7 @@ export interface WorkloadReport {
   /** Transfers whose data was checked. */
   verified: number;
   cycles: number;
-  /** DMA API map and unmap calls during the workload. */
+  /** DMA API map and unmap calls during the workload (none inside a guest: it uses guest-physical addresses). */
   dmaMaps: number;
   dmaUnmaps: number;
   /** Invalidation commands (IOTINVAL, IODIR, ATS.INVAL, TLBI_*, CFGI_*, ATC_INV; virtio-iommu UNMAP requests) the driver submitted, and waits for completion (IOFENCE.C, CMD_SYNC, request-queue syncs). */
@@ -157,7 +159,10 @@ export interface Report {
   steps: StepReport[];
   expectations: { checked: number; passed: number; failed: number };
   iommus: IommuReport[];
-  kernel: KernelReport;
+  /** What the kernel did; null when the machine booted a hypervisor instead. */
+  kernel: KernelReport | null;
+  /** What the hypervisor did; null when the machine booted a kernel. */
+  hypervisor: HypervisorReport | null;
   devices: DeviceReport[];
   workloads: WorkloadReport[];
   /** Faults reported to the kernel, in order (the first FAULT_LIST_LIMIT), and how many in all. */
@@ -169,3 +174,78 @@ export interface Report {
 }
 
 export const FAULT_LIST_LIMIT = 50;
+
+/** DMA a guest's driver (or a device on its own) programmed, as the engines reported it. */
+export interface DmaCounts {
+  transfers: number;
+  bytes: number;
+  errors: number;
+  timeouts: number;
+}
+
+/** One domain of a hypervisor run: dom0, each guest (destroyed and rebooted ones too), dom_io. */
+export interface DomainReport {
+  id: number;
+  name: string;
+  /** "d1 (a)", as the hypervisor's log names it. */
+  label: string;
+  kind: 'hardware' | 'guest' | 'system';
+  /** running, or dead once destroyed (a reboot destroys the domain and creates a new one). */
+  state: string;
+  ramPages: number;
+  /** Devices assigned at the end (quarantined ones for dom_io). */
+  devices: string[];
+  /** IOMMU contexts it holds at the end: root IPMMU and context number. */
+  contexts: { iommu: string; context: number }[];
+  /** DMA its driver programmed (scenario `dma` and `workload` steps in it). */
+  dma: DmaCounts;
+  /** IOMMU faults the hypervisor attributed to it. */
+  faults: number;
+  /** IOMMU TLB flushes the hypervisor issued for it (one per P2M change, context set-up, ...). */
+  iommuFlushes: number;
+  /** Its P2M: leaves mapped and unmapped, superpages split, changes (each followed by a flush), table pages now. */
+  p2m: { leavesMapped: number; leavesUnmapped: number; splits: number; changes: number; tablePages: number };
+}
+
+/** The contexts of one root IOMMU: in use at the end, by whom, and the most in use at once. */
+export interface ContextUsageReport {
+  iommu: string;
+  total: number;
+  inUse: { context: number; domain: string | null }[];
+  peak: number;
+}
+
+/** TLB flushes one IOMMU model saw (IMCTR.FLUSH per context, IMUCTR.FLUSH per micro-TLB). */
+export interface IommuFlushReport {
+  iommu: string;
+  contextFlushes: number;
+  entriesFlushed: number;
+  microTlbFlushes: number;
+}
+
+/** An IOMMU fault as the hypervisor decoded and attributed it. */
+export interface HypervisorFaultReport {
+  cycle: number;
+  iommu: string;
+  context: number;
+  /** The domain whose context faulted (its label), or null. */
+  domain: string | null;
+  /** The devices that can have issued the transaction (the IOMMU records no requester). */
+  devices: string[];
+  /** The faulting input address (IPA). */
+  address: bigint;
+  status: number;
+  kinds: string[];
+}
+
+export interface HypervisorReport {
+  name: string;
+  /** The IOMMU driver whose ops the hypervisor uses. */
+  iommuDriver: string | null;
+  domains: DomainReport[];
+  contexts: ContextUsageReport[];
+  flushes: { requested: number; byIommu: IommuFlushReport[] };
+  devices: { assignments: number; deassignments: number; quarantined: number; deferredProbes: number };
+  faults: { total: number; list: HypervisorFaultReport[] };
+  heap: { totalPages: number; allocatedPages: number; freePages: number };
+}

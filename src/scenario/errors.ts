@@ -23,3 +23,10 @@ export function stepName(index: number, label: string | null): string {
 export function at(file: string, line: number | null): string {
   return line === null ? `${file}: ` : `${file}:${line}: `;
 }
+
+/** A step's failure while running (the runner adds file, line and step name). */
+export class StepFailure extends Error {}
+
+export function failStep(message: string): never {
+  throw new StepFailure(message);
+}

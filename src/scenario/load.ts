@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type * as z from 'zod';
 import { at, ScenarioError } from './errors.js';
-import { scenarioSchema, type Scenario } from './schema.js';
+import { scenarioSchemaFor, type Scenario } from './schema.js';
 import { MISSING } from './values.js';
 
 export type KeyPath = readonly (string | number)[];
@@ -53,7 +53,7 @@ export function parseScenario(text: string, options: { file: string; dir?: strin
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
   if (raw === null || raw === undefined) throw new ScenarioError([`${file}: the scenario is empty; it needs at least "steps:"`]);
-  const result = scenarioSchema.safeParse(raw);
+  const result = scenarioSchemaFor(raw).safeParse(raw);
   if (!result.success) {
     // In file order, whatever order the schema checked them in.
     const problems = result.error.issues.map((issue) => formatIssue(issue, raw, source));

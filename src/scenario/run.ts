@@ -1,7 +1,8 @@
 // Running a scenario: build the machine its platform and config describe, boot the kernel,
 // then execute the steps in order through the kernel's own interfaces (IOMMU core, DMA API,
-// the DMA-engine driver). The first step that fails stops the run; either way the result
-// carries a report of everything that happened until then.
+// the DMA-engine driver). A hypervisor scenario boots Xen instead and runs its steps through
+// the hypervisor and its guests (xen/session.ts). The first step that fails stops the run;
+// either way the result carries a report of everything that happened until then.
 //
 //   const loaded = loadScenario('isolation.yaml');
 //   const { report, error } = new ScenarioRunner(loaded).run();
@@ -11,6 +12,8 @@ import { ParameterError } from '../hw/riscv-iommu/parameters.js';
 import { ParameterError as SmmuV3ParameterError } from '../hw/smmuv3/parameters.js';
 import { ParameterError as VirtioIommuParameterError, type ReservedRegion } from '../hw/virtio-iommu/index.js';
 import { ResvMemSubtype } from '../formats/virtio-iommu/probe.js';
+import { IpmmuParameterError } from '../hw/ipmmu-vmsa/index.js';
+import { XenError, type Xen } from '../hyp/xen/index.js';
 import { IommuError, Prot as CoreProt, DomainType, type IommuDomain } from '../os/core/types.js';
 import { DmaMappingError, type DmaDirectionValue } from '../os/dma/types.js';
 import type { Device } from '../os/driver-model/device.js';
@@ -24,7 +27,7 @@ import { collectReport } from '../report/collect.js';
 import type { Report, StepReport, WorkloadReport } from '../report/types.js';
 import { hex } from '../sim/u64.js';
 import { findDevice, unknownDevice } from './devices.js';
-import { at, ScenarioError, stepName } from './errors.js';
+import { at, failStep, ScenarioError, StepFailure, stepName } from './errors.js';
 import { FaultCollector, formatCause, formatFault } from './faults.js';
 import type { LoadedScenario, ScenarioSource } from './load.js';
 import { compareStream, memoryStream, patternStream, randomStream, repeatStream, writeStream, zeroStream, type ByteStream } from './memory.js';
@@ -32,6 +35,8 @@ import { loadPlatform, type PlatformTree } from './platform.js';
 import type { FaultsCheck, MemoryCheck, Scenario, Step, TranslationCheck, VirtioReservedRegion } from './schema.js';
 import { formatAddressExpr, formatSize, MAX_ADDRESS, type AddressExpr, type DataSpec } from './values.js';
 import { runWorkload, type WorkloadStep } from './workload.js';
+import type { XenStep } from './xen/schema.js';
+import { XenSession } from './xen/session.js';
 
 export interface RunOptions {
   /** Replaces the scenario's platform (the CLI's --platform). */
@@ -82,16 +87,11 @@ export interface NamedDomain {
   type: 'paging' | 'identity' | 'blocked';
 }
 
-/** A step's failure (the runner adds file, line and step name). */
-export class StepFailure extends Error {}
-
-function failStep(message: string): never {
-  throw new StepFailure(message);
-}
+export { StepFailure } from './errors.js';
 
 /** Errors of the kernel's interfaces that mean "the step was refused", not "a bug". */
 function isRefusal(e: unknown): e is Error {
-  return e instanceof StepFailure || e instanceof IommuError || e instanceof DmaMappingError || e instanceof RiscvIommuError || e instanceof VirtioIommuError || e instanceof OutOfMemoryError;
+  return e instanceof StepFailure || e instanceof IommuError || e instanceof DmaMappingError || e instanceof RiscvIommuError || e instanceof VirtioIommuError || e instanceof OutOfMemoryError || e instanceof XenError;
 }
 
 export class ScenarioRunner {
@@ -101,6 +101,7 @@ export class ScenarioRunner {
   readonly platform: PlatformTree;
   readonly seed: bigint;
   private bootedKernel: Kernel | null = null;
+  private xenSession: XenSession | null = null;
   private collector: FaultCollector | null = null;
   readonly buffers = new Map<string, Buffer>();
   readonly mappings = new Map<string, DmaMapping>();
@@ -119,7 +120,8 @@ export class ScenarioRunner {
     this.scenario = scenario;
     this.source = source;
     this.seed = options.seed ?? scenario.seed;
-    this.stepReports = scenario.steps.map((s) => ({ index: s.index, kind: s.kind, label: s.label, line: source.locate(['steps', s.index]), status: 'not run', summary: '' }));
+    const steps: readonly (Step | XenStep)[] = scenario.hypervisor?.steps ?? scenario.steps;
+    this.stepReports = steps.map((s) => ({ index: s.index, kind: s.kind, label: s.label, line: source.locate(['steps', s.index]), status: 'not run', summary: '' }));
     const platformLine = source.locate(['platform']);
     this.platform = options.platform ?? loadPlatform(scenario.platform, source.dir, (m) => new ScenarioError([`${at(source.file, platformLine)}platform: ${m}`]));
     try {
@@ -128,25 +130,45 @@ export class ScenarioRunner {
       if (e instanceof ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'riscv-iommu']))}config.riscv-iommu: ${e.message}`]);
       if (e instanceof SmmuV3ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'smmuv3']))}config.smmuv3: ${e.message}`]);
       if (e instanceof VirtioIommuParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'virtio-iommu']))}config.virtio-iommu: ${e.message}`]);
+      if (e instanceof IpmmuParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'ipmmu']))}config.ipmmu: ${e.message}`]);
       if (e instanceof MachineError) throw new ScenarioError([`${at(source.file, platformLine)}platform: ${e.message}`]);
       throw e;
+    }
+    // The scenario's steps are for a kernel or for a hypervisor: the platform must boot that.
+    const boots = this.machine.hypervisor;
+    if (scenario.hypervisor !== null && boots !== scenario.hypervisor.kind) {
+      throw new ScenarioError([`${at(source.file, source.locate(['hypervisor']))}hypervisor: ${this.platform.description} boots a kernel, not Xen (its /chosen has no xen,xen-bootargs); hypervisor scenarios run on a Xen platform such as rcar-gen3-xen`]);
+    }
+    if (scenario.hypervisor === null && boots !== null) {
+      throw new ScenarioError([`${at(source.file, platformLine)}platform: ${this.platform.description} boots the Xen hypervisor, not a kernel: its steps are hypervisor steps (add \`hypervisor: xen\` to the scenario)`]);
     }
   }
 
   get kernel(): Kernel {
-    if (this.bootedKernel === null) throw new Error('the scenario has not run');
+    if (this.bootedKernel === null) throw new Error(this.xenSession === null ? 'the scenario has not run' : 'a hypervisor scenario boots Xen, not a kernel');
     return this.bootedKernel;
+  }
+
+  /** A hypervisor scenario's session: its guests, buffers and faults (after run()). */
+  get session(): XenSession {
+    if (this.xenSession === null) throw new Error(this.bootedKernel === null ? 'the scenario has not run' : 'a kernel scenario has no hypervisor');
+    return this.xenSession;
+  }
+
+  get xen(): Xen {
+    return this.session.xen;
   }
 
   /** Every fault reported so far. */
   get faults(): FaultCollector {
-    if (this.collector === null) throw new Error('the scenario has not run');
+    if (this.collector === null) throw new Error(this.xenSession === null ? 'the scenario has not run' : "a hypervisor scenario's faults are the session's (runner.session.faults)");
     return this.collector;
   }
 
-  /** Boots the kernel and runs every step; stops at the first failing one. */
+  /** Boots the kernel (or the hypervisor) and runs every step; stops at the first failing one. */
   run(): RunResult {
-    if (this.bootedKernel !== null) throw new Error('a ScenarioRunner runs its scenario once');
+    if (this.bootedKernel !== null || this.xenSession !== null) throw new Error('a ScenarioRunner runs its scenario once');
+    if (this.scenario.hypervisor !== null) return this.runHypervisor(this.scenario.hypervisor.steps);
     const started = performance.now();
     const kernel = this.machine.boot();
     this.bootedKernel = kernel;
@@ -179,6 +201,49 @@ export class ScenarioRunner {
       expectations: { ...this.expectations },
       workloads: this.workloads,
       faults: faults.all,
+      failure,
+      wallMs: performance.now() - started,
+    });
+    return { report, error };
+  }
+
+  /** Boots Xen and runs a hypervisor scenario's steps. */
+  private runHypervisor(steps: readonly XenStep[]): RunResult {
+    const started = performance.now();
+    let xen: Xen;
+    try {
+      xen = this.machine.bootXen();
+    } catch (e) {
+      if (e instanceof XenError) throw new ScenarioError([`${at(this.source.file, this.source.locate(['config', 'xen']))}config.xen: the hypervisor does not boot: ${e.message}`]);
+      throw e;
+    }
+    const session = new XenSession({ machine: this.machine, xen, seed: this.seed, progress: (step, done, total) => this.options.onProgress?.({ step: step.index, label: step.label, done, total }) });
+    this.xenSession = session;
+    let error: ScenarioError | null = null;
+    for (const step of steps) {
+      const record = this.stepReports[step.index];
+      try {
+        record.summary = session.execute(step);
+        session.afterStep();
+        record.status = 'ok';
+      } catch (e) {
+        if (!isRefusal(e)) throw e;
+        record.status = 'failed';
+        record.summary = e.message;
+        error = new ScenarioError([`${at(this.source.file, record.line)}${stepName(step.index, step.label)}: ${e.message}`], { index: step.index, label: step.label, line: record.line });
+        break;
+      }
+    }
+    const failure = error === null ? null : { step: error.step?.index ?? null, label: error.step?.label ?? null, line: error.step?.line ?? null, message: error.message };
+    const report = collectReport({
+      scenario: { name: this.scenario.name, description: this.scenario.description, file: this.source.file, platform: this.platform.description, seed: this.seed },
+      machine: this.machine,
+      kernel: null,
+      hypervisor: session.reportInput(),
+      steps: this.stepReports,
+      expectations: { ...session.expectations },
+      workloads: session.workloads,
+      faults: [],
       failure,
       wallMs: performance.now() - started,
     });
@@ -501,6 +566,15 @@ export function machineOptions(s: Scenario): MachineOptions {
       },
     },
     smmuv3: { capabilities: c.smmuv3.capabilities, caches: c.smmuv3.caches },
+    ipmmu: {
+      ...(c.ipmmu.tlb === undefined ? {} : { tlbSets: c.ipmmu.tlb.sets, tlbWays: c.ipmmu.tlb.ways }),
+      ...(c.ipmmu.utlbDisabled === undefined ? {} : { utlbDisabled: c.ipmmu.utlbDisabled }),
+      ...(c.ipmmu.contextDisabled === undefined ? {} : { contextDisabled: c.ipmmu.contextDisabled }),
+    },
+    xen: {
+      ...(c.xen.quarantine === undefined ? {} : { quarantine: c.xen.quarantine }),
+      ...(c.xen.dom0MemoryMiB === undefined ? {} : { dom0MemoryMiB: c.xen.dom0MemoryMiB }),
+    },
     virtioIommu: virtioIommuOptions(c.virtioIommu),
     dmaBytesPerCycle: c.dmaEngine.bytesPerCycle,
     ...(c.dmaEngine.burstBytes === undefined ? {} : { dmaBurstBytes: c.dmaEngine.burstBytes }),

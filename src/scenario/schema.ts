@@ -3,6 +3,10 @@
 // expected and what was found); mappings are strict (an unknown key is an error naming the
 // key and listing the valid ones); a step is checked for exactly one action key before its
 // fields are parsed, so a typo in the action key gets a message listing the step kinds.
+//
+// Two kinds of scenario share the top level and `config`: a kernel scenario (steps through
+// the kernel's IOMMU core and DMA API, below) and, with `hypervisor: xen`, a hypervisor
+// scenario whose steps create guests and run DMA inside them (xen/schema.ts).
 
 import * as z from 'zod';
 import { DEFAULT_CAPABILITIES, type RiscvIommuCapabilities } from '../hw/riscv-iommu/parameters.js';
@@ -10,24 +14,13 @@ import { DEFAULT_CAPABILITIES as SMMUV3_DEFAULT_CAPABILITIES, type SmmuV3Capabil
 import { listBuiltinPlatforms } from '../platform/builtin/index.js';
 import { hex } from '../sim/u64.js';
 import { causeByName } from './faults.js';
-import {
-  describeValue,
-  formatSize,
-  listWords,
-  parseAddress,
-  parseBoolean,
-  parseChoice,
-  parseData,
-  parseInteger,
-  parseName,
-  parseNumber,
-  parseSize,
-  parseText,
-  Problem,
-  type AddressExpr,
-  type DataSpec,
-  type Parsed,
-} from './values.js';
+import { address, boolean, checkDmaFields, choice, count, cpuLength, cycles, CYCLES_MAX, data, device, DMA_OPS, length, mapping, name, pattern, seed, size, sizes, stepDispatcher, text, value } from './schema-parts.js';
+import { describeValue, formatSize, parseAddress, parseInteger, parseNumber, Problem, type AddressExpr, type DataSpec, type Parsed } from './values.js';
+import { STEP_KINDS, XEN_STEP_KINDS } from './step-kinds.js';
+import { xenStepSchema, type XenStep } from './xen/schema.js';
+
+export { MAX_CPU_LENGTH, MAX_TRANSFER } from './schema-parts.js';
+export { STEP_KINDS } from './step-kinds.js';
 
 // ---- the typed scenario ----------------------------------------------------------------
 
@@ -69,6 +62,19 @@ export interface ScenarioConfig {
     reservedRegions: VirtioReservedRegion[];
   };
   dmaEngine: { bytesPerCycle: number; burstBytes: number | undefined };
+  ipmmu: {
+    /** Each IPMMU's TLB geometry. */
+    tlb?: CacheConfig;
+    /** A transaction through a disabled micro-TLB, or to a disabled context: passed through untranslated, or aborted. */
+    utlbDisabled?: 'bypass' | 'abort';
+    contextDisabled?: 'bypass' | 'abort';
+  };
+  xen: {
+    /** Devices no domain owns go to dom_io, whose empty P2M faults their DMA (default true). */
+    quarantine?: boolean;
+    /** dom0's RAM in MiB (default 16). */
+    dom0MemoryMiB?: number;
+  };
 }
 
 export interface VirtioReservedRegion {
@@ -140,66 +146,12 @@ export interface Scenario {
   platform: PlatformSpec;
   seed: bigint;
   config: ScenarioConfig;
+  /** Kernel steps; none in a hypervisor scenario, whose steps are `hypervisor.steps`. */
   steps: Step[];
+  /** A hypervisor scenario (`hypervisor: xen`) and its steps; null for a kernel scenario. */
+  hypervisor: { kind: 'xen'; steps: XenStep[] } | null;
 }
 
-export const STEP_KINDS: readonly StepKind[] = ['alloc', 'write', 'domain', 'attach', 'detach', 'map', 'unmap', 'dma-map', 'dma-unmap', 'dma', 'advance', 'workload', 'expect'];
-
-/** Largest DMA-engine transfer (its LENGTH register is 32 bits). */
-export const MAX_TRANSFER = 0xffff_ffff;
-
-// ---- schema building blocks ------------------------------------------------------------
-
-/** A zod schema running one of the value parsers. */
-function value<T>(parse: (v: unknown) => Parsed<T>): z.ZodType<T> {
-  return z.unknown().transform((v, ctx): T => {
-    const r = parse(v);
-    if (r instanceof Problem) {
-      ctx.addIssue({ code: 'custom', message: r.message });
-      return z.NEVER;
-    }
-    return r;
-  });
-}
-
-/** A strict mapping: unknown keys and non-mappings get messages naming `what` and its keys. */
-function mapping<S extends z.ZodRawShape>(what: string, shape: S) {
-  const keys = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (iss) => {
-      if (iss.code === 'unrecognized_keys') return `unknown key ${iss.keys.map((k) => `"${k}"`).join(', ')}; ${what} takes ${listWords(keys)}`;
-      if (iss.code === 'invalid_type') return `${what}: expected a mapping with keys ${listWords(keys)}, got ${describeValue(iss.input)}`;
-      return undefined;
-    },
-  });
-}
-
-const name = value(parseName);
-const text = value((v) => parseText(v));
-const device = value((v) => parseText(v, 'a device: its kernel name, device-tree path or label'));
-const size = value(parseSize);
-const address = value(parseAddress);
-const data = value(parseData);
-const count = (min: number, max: number, what: string) => value((v) => parseInteger(v, min, max, what));
-const choice = <T extends string>(choices: readonly T[]) => value((v) => parseChoice(v, choices));
-const length = value((v) => {
-  const n = parseSize(v);
-  if (n instanceof Problem) return n;
-  return n > BigInt(MAX_TRANSFER) ? new Problem(`a transfer is at most 0xffffffff bytes, got ${describeValue(v)}`) : n;
-});
-/** Bytes the CPU writes or compares in one step (memory is sparse: this bounds what a typo costs). */
-export const MAX_CPU_LENGTH = 1 << 30;
-const cpuLength = value((v) => {
-  const n = parseSize(v);
-  if (n instanceof Problem) return n;
-  return n > BigInt(MAX_CPU_LENGTH) ? new Problem(`the CPU writes or compares at most 1 GiB in a step, got ${describeValue(v)}`) : n;
-});
-const pattern = value((v) => {
-  const n = parseNumber(v, 'a 64-bit pattern');
-  if (n instanceof Problem) return n;
-  return n >= 1n << 64n ? new Problem(`pattern ${describeValue(v)} does not fit 64 bits`) : n;
-});
-const CYCLES_MAX = Number.MAX_SAFE_INTEGER;
 
 // ---- platform ----------------------------------------------------------------------------
 
@@ -239,7 +191,7 @@ function capabilityShape(): Record<keyof RiscvIommuCapabilities, z.ZodOptional<z
   for (const [key, dflt] of Object.entries(DEFAULT_CAPABILITIES)) {
     if (key === 'IGS') shape[key] = choice(['MSI', 'WSI', 'BOTH'] as const).optional();
     else if (typeof dflt === 'number') shape[key] = count(32, 56, 'a physical address width in bits').optional();
-    else shape[key] = value(parseBoolean).optional();
+    else shape[key] = boolean.optional();
   }
   return shape as Record<keyof RiscvIommuCapabilities, z.ZodOptional<z.ZodType<unknown>>>;
 }
@@ -264,7 +216,7 @@ function smmuV3CapabilityShape(): Record<keyof SmmuV3Capabilities, z.ZodOptional
   for (const key of Object.keys(SMMUV3_DEFAULT_CAPABILITIES)) {
     const r = ranges[key];
     const c = choices[key];
-    shape[key] = (r !== undefined ? count(r[0], r[1], r[2]) : c !== undefined ? choice(c) : value(parseBoolean)).optional();
+    shape[key] = (r !== undefined ? count(r[0], r[1], r[2]) : c !== undefined ? choice(c) : boolean).optional();
   }
   return shape as Record<keyof SmmuV3Capabilities, z.ZodOptional<z.ZodType<unknown>>>;
 }
@@ -333,9 +285,22 @@ const configSchema = mapping('config', {
     }).optional(),
     'input-range': rangeOf('input-range', u64('an IOVA'), (v) => hex(v)).optional(),
     'domain-range': rangeOf('domain-range', count(0, U32_MAX, 'a domain id'), String).optional(),
-    bypass: value(parseBoolean).optional(),
-    batching: value(parseBoolean).optional(),
+    bypass: boolean.optional(),
+    batching: boolean.optional(),
     'reserved-regions': z.array(reservedRegion, { error: (iss) => `expected a list of reserved regions, got ${describeValue(iss.input)}` }).optional(),
+  }).optional(),
+  ipmmu: mapping('config.ipmmu', {
+    tlb: cacheGeometry('tlb').optional(),
+    'utlb-disabled': choice(['bypass', 'abort'] as const).optional(),
+    'context-disabled': choice(['bypass', 'abort'] as const).optional(),
+  }).optional(),
+  xen: mapping('config.xen', {
+    quarantine: boolean.optional(),
+    'dom0-memory': value((v) => {
+      const n = parseNumber(v, 'a size in MiB such as 16M');
+      if (n instanceof Problem) return n;
+      return n === 0n || n % (1n << 20n) !== 0n || n > 1n << 40n ? new Problem(`dom0-memory is a whole number of MiB (such as 16M), got ${describeValue(v)}`) : Number(n >> 20n);
+    }).optional(),
   }).optional(),
   'dma-engine': mapping('config.dma-engine', {
     'bytes-per-cycle': value((v) => {
@@ -379,6 +344,8 @@ function toConfig(raw: RawConfig | undefined): ScenarioConfig {
       reservedRegions: v?.['reserved-regions'] ?? [],
     },
     dmaEngine: { bytesPerCycle: raw?.['dma-engine']?.['bytes-per-cycle'] ?? 0, burstBytes: raw?.['dma-engine']?.['burst-bytes'] },
+    ipmmu: { tlb: raw?.ipmmu?.tlb, utlbDisabled: raw?.ipmmu?.['utlb-disabled'], contextDisabled: raw?.ipmmu?.['context-disabled'] },
+    xen: { quarantine: raw?.xen?.quarantine, dom0MemoryMiB: raw?.xen?.['dom0-memory'] },
   };
 }
 
@@ -386,7 +353,6 @@ function toConfig(raw: RawConfig | undefined): ScenarioConfig {
 
 const PROTS = ['r', 'w', 'rw'] as const;
 const DIRECTIONS = ['to-device', 'from-device', 'bidirectional'] as const;
-const OPS = ['copy', 'fill', 'read'] as const;
 
 const physOrNone = value((v): Parsed<AddressExpr | null> => (v === 'none' ? null : parseAddress(v)));
 const cause = value((v): Parsed<number> => {
@@ -396,18 +362,6 @@ const cause = value((v): Parsed<number> => {
   }
   const n = parseInteger(v, 0, 4095, 'a fault cause code');
   return n;
-});
-const sizes = value((v): Parsed<number[]> => {
-  const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0) return new Problem('expected a size or a non-empty list of sizes, got an empty list');
-  const out: number[] = [];
-  for (const [i, item] of list.entries()) {
-    const n = parseSize(item);
-    if (n instanceof Problem) return Array.isArray(v) ? new Problem(`[${i}]: ${n.message}`) : n;
-    if (n > BigInt(MAX_TRANSFER)) return new Problem(`a buffer is at most 0xffffffff bytes, got ${describeValue(item)}`);
-    out.push(Number(n));
-  }
-  return out;
 });
 
 const STEP_SCHEMAS = {
@@ -428,7 +382,7 @@ const STEP_SCHEMAS = {
   'dma-unmap': mapping('dma-unmap', { name }).transform((s): StepAction => ({ kind: 'dma-unmap', ...s })),
   dma: mapping('dma', {
     device,
-    op: choice(OPS),
+    op: choice(DMA_OPS),
     src: address.optional(),
     dst: address.optional(),
     length,
@@ -436,16 +390,7 @@ const STEP_SCHEMAS = {
     pasid: count(0, 0xfffff, 'a PASID (20 bits)').optional(),
     expect: choice(['ok', 'fault'] as const).optional(),
   })
-    .superRefine((s, ctx) => {
-      // Each operation uses some of src, dst and pattern; a field it ignores is a mistake.
-      const uses = { copy: ['src', 'dst'], fill: ['dst', 'pattern'], read: ['src', 'pattern'] }[s.op];
-      for (const f of ['src', 'dst'] as const) {
-        if (uses.includes(f) && s[f] === undefined) ctx.addIssue({ code: 'custom', message: `op ${s.op} needs ${f}`, path: [] });
-      }
-      for (const f of ['src', 'dst', 'pattern'] as const) {
-        if (!uses.includes(f) && s[f] !== undefined) ctx.addIssue({ code: 'custom', message: `op ${s.op} does not use ${f} (it uses ${listWords(uses, 'and')})`, path: [f] });
-      }
-    })
+    .superRefine(checkDmaFields)
     .transform(
       (s): StepAction => ({
         kind: 'dma',
@@ -459,16 +404,16 @@ const STEP_SCHEMAS = {
         expect: s.expect ?? 'ok',
       }),
     ),
-  advance: mapping('advance', { cycles: count(0, CYCLES_MAX, 'a number of cycles') }).transform((s): StepAction => ({ kind: 'advance', ...s })),
+  advance: mapping('advance', { cycles }).transform((s): StepAction => ({ kind: 'advance', ...s })),
   workload: mapping('workload', {
     device,
     buffers: count(1, 100_000_000, 'a number of buffers'),
     size: sizes,
-    op: choice(OPS).optional(),
+    op: choice(DMA_OPS).optional(),
     access: choice(['sequential', 'random'] as const).optional(),
     'working-set': count(1, 65_536, 'a number of buffers').optional(),
-    seed: value((v) => parseNumber(v, 'a seed')).optional(),
-    verify: value(parseBoolean).optional(),
+    seed: seed.optional(),
+    verify: boolean.optional(),
   }).transform(
     (s): StepAction => ({
       kind: 'workload',
@@ -498,58 +443,20 @@ const STEP_SCHEMAS = {
     .transform((s): StepAction => ({ kind: 'expect', memory: s.memory ?? null, translation: s.translation ?? null, faults: s.faults ?? null })),
 } satisfies Record<StepKind, z.ZodType<StepAction>>;
 
-const KINDS_TEXT = STEP_KINDS.join(', ');
+/** A kernel scenario's step. */
+const stepSchema = stepDispatcher<StepAction>(STEP_SCHEMAS, { kinds: XEN_STEP_KINDS.filter((k) => !(STEP_KINDS as readonly string[]).includes(k)), hint: 'is a hypervisor step: it needs `hypervisor: xen` at the top of the scenario' });
 
-/** A step: one action key (plus `label`), dispatched to that action's schema. */
-const stepSchema = z.unknown().transform((v, ctx): Omit<Step, 'index'> => {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    ctx.addIssue({ code: 'custom', message: `expected a step (a mapping with one action key: ${KINDS_TEXT}), got ${describeValue(v)}` });
-    return z.NEVER;
-  }
-  const record = v as Record<string, unknown>;
-  const keys = Object.keys(record).filter((k) => k !== 'label');
-  const actions = keys.filter((k): k is StepKind => (STEP_KINDS as readonly string[]).includes(k));
-  const others = keys.filter((k) => !(STEP_KINDS as readonly string[]).includes(k));
-  if (actions.length === 0) {
-    const message = others.length > 0 ? `unknown step kind "${others[0]}"; valid step kinds: ${KINDS_TEXT}` : `a step needs one action key: ${KINDS_TEXT}`;
-    ctx.addIssue({ code: 'custom', message, path: others.length > 0 ? [others[0]] : [] });
-    return z.NEVER;
-  }
-  if (actions.length > 1) {
-    ctx.addIssue({ code: 'custom', message: `a step has exactly one action key, found ${listWords(actions, 'and')}; write one step for each`, path: [actions[1]] });
-    return z.NEVER;
-  }
-  let ok = true;
-  for (const k of others) {
-    ctx.addIssue({ code: 'custom', message: `unknown key "${k}" beside "${actions[0]}"; a step holds one action key and an optional label`, path: [k] });
-    ok = false;
-  }
-  const label = record.label === undefined ? null : parseText(record.label, 'a label');
-  if (label instanceof Problem) {
-    ctx.addIssue({ code: 'custom', message: label.message, path: ['label'] });
-    ok = false;
-  }
-  const kind = actions[0];
-  const r = STEP_SCHEMAS[kind].safeParse(record[kind]);
-  if (!r.success) {
-    for (const issue of r.error.issues) {
-      // Unknown keys: point at the key itself (its line), like any other field.
-      const extra = issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [];
-      ctx.addIssue({ code: 'custom', message: issue.message, path: [kind, ...issue.path, ...extra] });
-    }
-    return z.NEVER;
-  }
-  if (!ok || label instanceof Problem) return z.NEVER;
-  return { ...r.data, label };
-});
+const platform = value(parsePlatform);
+const steps = <T>(schema: z.ZodType<T>) => z.array(schema, { error: (iss) => `expected a list of steps, got ${describeValue(iss.input)}` });
 
-export const scenarioSchema = mapping('a scenario', {
+/** A kernel scenario (no `hypervisor` key). */
+const kernelScenarioSchema = mapping('a scenario', {
   name: text.optional(),
   description: text.optional(),
-  platform: value(parsePlatform).optional(),
-  seed: value((v) => parseNumber(v, 'a seed')).optional(),
+  platform: platform.optional(),
+  seed: seed.optional(),
   config: configSchema.optional(),
-  steps: z.array(stepSchema, { error: (iss) => `expected a list of steps, got ${describeValue(iss.input)}` }),
+  steps: steps(stepSchema),
 }).transform(
   (s): Scenario => ({
     name: s.name ?? null,
@@ -557,6 +464,34 @@ export const scenarioSchema = mapping('a scenario', {
     platform: s.platform ?? { kind: 'builtin', name: 'riscv-virt' },
     seed: s.seed ?? 1n,
     config: toConfig(s.config),
-    steps: s.steps.map((step, index) => ({ ...step, index }) as Step),
+    steps: s.steps.map((step, index) => ({ ...step, index })),
+    hypervisor: null,
   }),
 );
+
+/** A hypervisor scenario: `hypervisor: xen`, hypervisor steps, rcar-gen3-xen by default. */
+const xenScenarioSchema = mapping('a hypervisor scenario', {
+  name: text.optional(),
+  description: text.optional(),
+  hypervisor: choice(['xen'] as const),
+  platform: platform.optional(),
+  seed: seed.optional(),
+  config: configSchema.optional(),
+  steps: steps(xenStepSchema),
+}).transform(
+  (s): Scenario => ({
+    name: s.name ?? null,
+    description: s.description ?? null,
+    platform: s.platform ?? { kind: 'builtin', name: 'rcar-gen3-xen' },
+    seed: s.seed ?? 1n,
+    config: toConfig(s.config),
+    steps: [],
+    hypervisor: { kind: s.hypervisor, steps: s.steps.map((step, index) => ({ ...step, index })) },
+  }),
+);
+
+/** The schema of a scenario document: a hypervisor scenario when it has a `hypervisor` key. */
+export function scenarioSchemaFor(raw: unknown): z.ZodType<Scenario> {
+  const hypervisor = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'hypervisor' in raw;
+  return hypervisor ? xenScenarioSchema : kernelScenarioSchema;
+}

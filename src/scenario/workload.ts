@@ -122,6 +122,7 @@ export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadR
   return {
     step: -1, // set by the runner
     label: null,
+    guest: null,
     device: dev.name,
     op: step.op,
     access: step.access,

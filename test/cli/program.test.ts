@@ -9,6 +9,7 @@ import { runCli } from '../../src/cli/program.js';
 import { oneLine } from '../../src/cli/errors.js';
 import type { InspectJson } from '../../src/cli/commands/inspect.js';
 import { fixture } from './helpers.js';
+import { listBuiltinPlatforms } from '../../src/platform/builtin/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'iommu-lab-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -23,16 +24,21 @@ describe('iommu-lab (in-process)', () => {
   it('lists the built-in platforms, as text and as JSON', async () => {
     const text = await run('platforms');
     expect(text.code).toBe(0);
-    expect(text.out.split('\n').map((l) => l.slice(0, 29))).toEqual(['riscv-virt                   ', 'riscv-virt-pci-iommu         ', 'riscv-virt-virtio-iommu      ', 'riscv-virt-virtio-iommu-pci  ', 'arm-virt                     ', '']);
     const json = await run('platforms', '--json');
-    expect((JSON.parse(json.out) as { name: string }[]).map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'riscv-virt-virtio-iommu', 'riscv-virt-virtio-iommu-pci', 'arm-virt']);
+    const names = (JSON.parse(json.out) as { name: string }[]).map((p) => p.name);
+    expect(names.slice(0, 6)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'riscv-virt-virtio-iommu', 'riscv-virt-virtio-iommu-pci', 'arm-virt', 'rcar-gen3-xen']);
+    // One line each, the names in a column as wide as the longest.
+    const width = Math.max(...names.map((n) => n.length));
+    expect(text.out.split('\n').map((l) => l.slice(0, width + 2))).toEqual([...names.map((n) => `${n.padEnd(width)}  `), '']);
+    expect(text.out).toMatch(/^rcar-gen3-xen +R-Car Gen3-like board booting the Xen-style hypervisor/m);
   });
 
   it('lists the built-in scenarios and runs one by name', async () => {
     const text = await run('scenarios');
     expect(text.code).toBe(0);
-    expect(text.out).toMatch(/^riscv-virt-tour {4}RISC-V IOMMU on riscv-virt/m);
-    expect(text.out).toMatch(/^virtio-iommu-tour {2}virtio-iommu on riscv-virt-virtio-iommu/m);
+    expect(text.out).toMatch(/^riscv-virt-tour {7}RISC-V IOMMU on riscv-virt/m);
+    expect(text.out).toMatch(/^virtio-iommu-tour {5}virtio-iommu on riscv-virt-virtio-iommu/m);
+    expect(text.out).toMatch(/^xen-passthrough-tour {2}Xen-style hypervisor on rcar-gen3-xen/m);
     const json = JSON.parse((await run('scenarios', '--json')).out) as { name: string; file: string }[];
     expect(json.find((s) => s.name === 'riscv-virt-tour')?.file).toMatch(/riscv-virt-tour\.yaml$/);
     const byName = await run('run', 'riscv-virt-tour', '--quiet');
@@ -58,7 +64,7 @@ describe('iommu-lab (in-process)', () => {
     expect(await run('inspect', tmp)).toEqual({ code: 1, out: '', err: `iommu-lab: ${tmp}: is a directory, not a device tree file\n` });
     const unknown = await run('inspect', 'sparc-virt');
     expect(unknown.code).toBe(1);
-    expect(unknown.err).toBe('iommu-lab: sparc-virt: no such file, and no built-in platform of that name (built-in: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt)\n');
+    expect(unknown.err).toBe(`iommu-lab: sparc-virt: no such file, and no built-in platform of that name (built-in: ${listBuiltinPlatforms().map((p) => p.name).join(', ')})\n`);
   });
 
   it("leaves usage errors, --help and --version to commander's exit codes", async () => {

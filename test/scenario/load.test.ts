@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenario, numberFromText, parseAddressText, ScenarioError, STEP_KINDS } from '../../src/scenario/index.js';
 import { load, loadErrors, yaml } from './helpers.js';
+import { listBuiltinPlatforms } from '../../src/platform/builtin/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'iommu-lab-scenario-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -79,6 +80,8 @@ describe('values', () => {
       smmuv3: { capabilities: {}, caches: {} },
       virtioIommu: { reservedRegions: [] },
       dmaEngine: { bytesPerCycle: 0 },
+      ipmmu: {},
+      xen: {},
     });
     expect(scenario.steps[0]).toMatchObject({ prot: 'rw', label: null, index: 0 });
     expect(scenario.steps[1]).toMatchObject({ direction: 'bidirectional' });
@@ -159,7 +162,7 @@ describe('errors: one line per problem, with file, line and key path', () => {
     );
     expect(problems).toEqual([
       'test.yaml:1: seed: expected a seed (not negative), got -3',
-      'test.yaml:2: platform: unknown built-in platform "sparc-virt"; built-in platforms: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt',
+      `test.yaml:2: platform: unknown built-in platform "sparc-virt"; built-in platforms: ${listBuiltinPlatforms().map((p) => p.name).join(', ')}`,
       'test.yaml:4: config.kernel.default-domain: expected translated or passthrough, got "identity"',
       'test.yaml:5: config.riscv-iommu.directory-levels: expected a number of device-directory levels from 1 to 3, got 4',
       'test.yaml:5: config.riscv-iommu.caches.iotlb.sets: sets must be a power of two, got 3',

@@ -1,18 +1,24 @@
 // A hand-built R-Car Gen3-like machine for the hypervisor tests: RAM, the system bus, a clock,
 // one Arm CPU with a GICv2, a root IPMMU-MM and three cache IPMMUs on the MMIO bus (the root's
-// fault interrupt on SPI 196; optionally a second root with a cache IPMMU), and iommu-lab DMA engines whose upstream port is a cache IPMMU's
-// (their requester id is their micro-TLB); a device tree describing them (compiled to the DTB
-// the hypervisor boots from, with the R-Car IPMMU bindings: renesas,ipmmu-r8a7795,
-// #iommu-cells = <1>, renesas,ipmmu-main, masters' iommus = <&ipmmu_xx N>, and xen,passthrough
-// on the devices kept for guests); and the Xen-style hypervisor booted from it. Tests may look at
-// both sides. (The real platform builder lives in src/platform; this harness stays small.)
+// fault interrupt on SPI 196; optionally a second root with a cache IPMMU), and iommu-lab DMA
+// engines whose upstream port is a cache IPMMU's (their requester id is their micro-TLB). The
+// board is the built-in platform rcar-gen3-xen (src/platform/builtin/rcar-gen3-xen.dts, with
+// the R-Car IPMMU bindings: renesas,ipmmu-r8a7795, #iommu-cells = <1>, renesas,ipmmu-main,
+// masters' iommus = <&ipmmu_xx N>, xen,passthrough on the devices kept for guests): the tables
+// below are read from it, and variants (probe order, no root interrupt, a second IPMMU tree)
+// are made by editing its tree. The DTB the hypervisor boots from is written from that tree.
+// Tests may look at both sides. (The real platform builder lives in src/platform; this harness
+// stays small and wires the models by hand.)
 
 import { DmaEngine, DmaEngineReg, DMA_ENGINE_COMPATIBLE, Control, Operation } from '../../src/devices/dma-engine/index.js';
 import { GicV2 } from '../../src/devices/gic/index.js';
 import { writeDtb } from '../../src/formats/dtb/index.js';
-import type { DeviceTree } from '../../src/formats/devicetree/tree.js';
+import type { DeviceTree, DtNode } from '../../src/formats/devicetree/tree.js';
+import { IPMMU_MAIN_PROPERTY } from '../../src/formats/ipmmu-vmsa/index.js';
 import { IpmmuVmsa, type IpmmuVmsaOptions } from '../../src/hw/ipmmu-vmsa/index.js';
 import { Xen, type XenDomain, type XenOptions } from '../../src/hyp/xen/index.js';
+import { regions } from '../../src/os/of/address.js';
+import { loadBuiltinPlatform } from '../../src/platform/builtin/index.js';
 import { parseDts } from '../../src/platform/dts/index.js';
 import { Clock } from '../../src/sim/clock.js';
 import { Hart } from '../../src/sim/hart.js';
@@ -20,12 +26,36 @@ import { MmioBus } from '../../src/sim/mmio.js';
 import { PhysicalMemory } from '../../src/sim/physical-memory.js';
 import { SystemBus } from '../../src/sim/system-bus.js';
 
-export const RAM_BASE = 0x4800_0000n;
-export const RAM_SIZE = 0x1000_0000n; // 256 MiB
-export const GICD_BASE = 0xf101_0000n;
-export const GICC_BASE = 0xf102_0000n;
-/** The root IPMMU's fault interrupt: SPI 196, level-high (as on H3). */
-export const IPMMU_MM_SPI = 196;
+/** The built-in board's DTS text. */
+const BOARD = loadBuiltinPlatform('rcar-gen3-xen');
+
+/** A second IPMMU tree (option `secondRoot`): its own root, a cache IPMMU and one master, merged into /soc. */
+const SECOND_ROOT_DTS = `
+/ {
+	soc {
+		ipmmu_mm2: iommu@e68b0000 {
+			compatible = "renesas,ipmmu-r8a7795";
+			reg = <0x0 0xe68b0000 0x0 0x1000>;
+			interrupts = <0 198 4>, <0 199 4>;
+			#iommu-cells = <1>;
+		};
+
+		ipmmu_vi0: iommu@febd0000 {
+			compatible = "renesas,ipmmu-r8a7795";
+			reg = <0x0 0xfebd0000 0x0 0x1000>;
+			renesas,ipmmu-main = <&ipmmu_mm2 0>;
+			#iommu-cells = <1>;
+		};
+
+		dmac5: dma@e6720000 {
+			compatible = "${DMA_ENGINE_COMPATIBLE}";
+			reg = <0x0 0xe6720000 0x0 0x1000>;
+			iommus = <&ipmmu_vi0 3>;
+			xen,passthrough;
+		};
+	};
+};
+`;
 
 export interface IpmmuSpec {
   label: string;
@@ -47,27 +77,58 @@ export interface EngineSpec {
   passthrough: boolean;
 }
 
-export const IPMMUS: readonly IpmmuSpec[] = [
-  { label: 'ipmmu_mm', base: 0xe67b_0000n, spi: IPMMU_MM_SPI },
-  { label: 'ipmmu_ds0', base: 0xe674_0000n, root: 'ipmmu_mm', mainIndex: 0 },
-  { label: 'ipmmu_ds1', base: 0xe774_0000n, root: 'ipmmu_mm', mainIndex: 1 },
-  { label: 'ipmmu_hc', base: 0xe657_0000n, root: 'ipmmu_mm', mainIndex: 2 },
-];
+function isIpmmu(node: DtNode): boolean {
+  return (node.strings('compatible') ?? []).some((c) => c.startsWith('renesas,ipmmu-'));
+}
 
-/** A second IPMMU tree (option `secondRoot`): its own root, a cache IPMMU and one master. */
-export const SECOND_ROOT_IPMMUS: readonly IpmmuSpec[] = [
-  { label: 'ipmmu_mm2', base: 0xe68b_0000n, spi: IPMMU_MM_SPI + 2 },
-  { label: 'ipmmu_vi0', base: 0xfebd_0000n, root: 'ipmmu_mm2', mainIndex: 0 },
-];
-export const SECOND_ROOT_ENGINES: readonly EngineSpec[] = [{ label: 'dmac5', base: 0xe672_0000n, ipmmu: 'ipmmu_vi0', utlb: 3, passthrough: true }];
+function labelOf(node: DtNode): string {
+  const label = node.labels[0];
+  if (label === undefined) throw new Error(`${node.path} has no label`);
+  return label;
+}
 
-export const ENGINES: readonly EngineSpec[] = [
-  { label: 'dmac0', base: 0xe670_0000n, ipmmu: 'ipmmu_ds0', utlb: 0, passthrough: false },
-  { label: 'dmac1', base: 0xe730_0000n, ipmmu: 'ipmmu_ds1', utlb: 0, passthrough: true },
-  { label: 'dmac2', base: 0xe731_0000n, ipmmu: 'ipmmu_ds1', utlb: 1, passthrough: true },
-  { label: 'dmac3', base: 0xe671_0000n, ipmmu: 'ipmmu_ds0', utlb: 2, passthrough: true },
-  { label: 'dmac4', base: 0xee00_0000n, ipmmu: 'ipmmu_hc', utlb: 0, passthrough: true },
-];
+/** The IPMMUs and DMA engines of a board tree, in tree order. */
+function specsOf(tree: DeviceTree): { ipmmus: IpmmuSpec[]; engines: EngineSpec[] } {
+  const soc = tree.find('/soc');
+  if (soc === undefined) throw new Error('the board has no /soc');
+  const ipmmus: IpmmuSpec[] = [];
+  const engines: EngineSpec[] = [];
+  for (const node of soc.children) {
+    const base = regions(node)[0]?.base ?? 0n;
+    if (isIpmmu(node)) {
+      const main = node.u32s(IPMMU_MAIN_PROPERTY);
+      const root = main === undefined ? undefined : tree.byPhandle(main[0]);
+      ipmmus.push(root === undefined ? { label: labelOf(node), base, spi: node.u32s('interrupts')?.[1] } : { label: labelOf(node), base, root: labelOf(root), mainIndex: main?.[1] });
+    } else if ((node.strings('compatible') ?? []).includes(DMA_ENGINE_COMPATIBLE)) {
+      const [phandle, utlb] = node.u32s('iommus') ?? [];
+      const ipmmu = tree.byPhandle(phandle);
+      if (ipmmu === undefined) throw new Error(`${node.path}: iommus names no node`);
+      engines.push({ label: labelOf(node), base, ipmmu: labelOf(ipmmu), utlb, passthrough: node.has('xen,passthrough') });
+    }
+  }
+  return { ipmmus, engines };
+}
+
+const BOARD_SPECS = specsOf(BOARD.tree);
+const EXTENDED_TREE = parseDts(`${BOARD.source}\n${SECOND_ROOT_DTS}`, { file: 'rcar-gen3-xen+second-root.dts' });
+const EXTENDED_SPECS = specsOf(EXTENDED_TREE);
+
+const memoryReg = regions(BOARD.tree.find('/memory@48000000')!)[0];
+const gicReg = regions(BOARD.tree.find('/soc/interrupt-controller@f1010000')!);
+
+export const RAM_BASE = memoryReg.base;
+export const RAM_SIZE = memoryReg.size;
+export const GICD_BASE = gicReg[0].base;
+export const GICC_BASE = gicReg[1].base;
+
+export const IPMMUS: readonly IpmmuSpec[] = BOARD_SPECS.ipmmus;
+export const ENGINES: readonly EngineSpec[] = BOARD_SPECS.engines;
+/** The root IPMMU's fault interrupt: SPI 196, level-high (as on H3). */
+export const IPMMU_MM_SPI = IPMMUS.find((i) => i.root === undefined)?.spi ?? -1;
+
+/** The second IPMMU tree (option `secondRoot`). */
+export const SECOND_ROOT_IPMMUS: readonly IpmmuSpec[] = EXTENDED_SPECS.ipmmus.filter((i) => !IPMMUS.some((b) => b.label === i.label));
+export const SECOND_ROOT_ENGINES: readonly EngineSpec[] = EXTENDED_SPECS.engines.filter((e) => !ENGINES.some((b) => b.label === e.label));
 
 export interface XenMachineOptions {
   /** Order of the nodes in the device tree, which is the probe order (default root, caches, masters). */
@@ -85,96 +146,38 @@ export interface XenMachineOptions {
 }
 
 function ipmmuSpecs(o: Pick<XenMachineOptions, 'secondRoot'>): readonly IpmmuSpec[] {
-  return o.secondRoot === true ? [...IPMMUS, ...SECOND_ROOT_IPMMUS] : IPMMUS;
+  return o.secondRoot === true ? EXTENDED_SPECS.ipmmus : IPMMUS;
 }
 
 function engineSpecs(o: Pick<XenMachineOptions, 'secondRoot'>): readonly EngineSpec[] {
-  return o.secondRoot === true ? [...ENGINES, ...SECOND_ROOT_ENGINES] : ENGINES;
-}
-
-function hexCell(v: bigint): string {
-  return `0x${v.toString(16)}`;
-}
-
-/** A device-tree node name's unit address for a base. */
-function unit(base: bigint): string {
-  return base.toString(16);
+  return o.secondRoot === true ? EXTENDED_SPECS.engines : ENGINES;
 }
 
 /** The path of the node of an IPMMU or DMA engine label. */
 export function nodePath(label: string): string {
-  const ipmmu = ipmmuSpecs({ secondRoot: true }).find((i) => i.label === label);
-  if (ipmmu !== undefined) return `/soc/iommu@${unit(ipmmu.base)}`;
-  const engine = engineSpecs({ secondRoot: true }).find((e) => e.label === label);
-  if (engine !== undefined) return `/soc/dma@${unit(engine.base)}`;
-  throw new Error(`no node labelled ${label}`);
+  const node = EXTENDED_TREE.byLabel(label);
+  if (node === undefined) throw new Error(`no node labelled ${label}`);
+  return node.path;
 }
 
-/** The board's device tree (DTS text): an R-Car Gen3-like SoC with several IPMMUs and DMA masters. */
-export function xenMachineDts(options: Pick<XenMachineOptions, 'order' | 'noIpmmuInterrupt' | 'secondRoot'> = {}): string {
-  const ipmmuNode = (i: IpmmuSpec) => `${i.label}: iommu@${unit(i.base)} {
-			compatible = "renesas,ipmmu-r8a7795";
-			reg = <0x0 ${hexCell(i.base)} 0x0 0x1000>;
-			${i.root === undefined ? (options.noIpmmuInterrupt === true ? '' : `interrupts = <0 ${i.spi} 4>, <0 ${(i.spi ?? 0) + 1} 4>;`) : `renesas,ipmmu-main = <&${i.root} ${i.mainIndex}>;`}
-			#iommu-cells = <1>;
-		};`;
-  const engineNode = (e: EngineSpec) => `${e.label}: dma@${unit(e.base)} {
-			compatible = "${DMA_ENGINE_COMPATIBLE}";
-			reg = <0x0 ${hexCell(e.base)} 0x0 0x1000>;
-			iommus = <&${e.ipmmu} ${e.utlb}>;
-			${e.passthrough ? 'xen,passthrough;' : ''}
-		};`;
-  const specs = ipmmuSpecs(options);
-  const roots = specs.filter((i) => i.root === undefined).map(ipmmuNode);
-  const caches = specs.filter((i) => i.root !== undefined).map(ipmmuNode);
-  const masters = engineSpecs(options).map(engineNode);
+/**
+ * The board's tree with the options' variant: IPMMUs and masters reordered in /soc (the probe
+ * order), the root's interrupt removed, or a second IPMMU tree added.
+ */
+export function xenMachineTree(options: Pick<XenMachineOptions, 'order' | 'noIpmmuInterrupt' | 'secondRoot'> = {}): DeviceTree {
+  const source = options.secondRoot === true ? `${BOARD.source}\n${SECOND_ROOT_DTS}` : BOARD.source;
+  const tree = parseDts(source, { file: BOARD.file });
+  const soc = tree.find('/soc')!;
+  const roots = soc.children.filter((n) => isIpmmu(n) && !n.has(IPMMU_MAIN_PROPERTY));
+  const caches = soc.children.filter((n) => isIpmmu(n) && n.has(IPMMU_MAIN_PROPERTY));
+  const masters = soc.children.filter((n) => n.has('iommus'));
   const order = options.order ?? 'root-first';
-  const nodes = order === 'root-first' ? [...roots, ...caches, ...masters] : order === 'caches-first' ? [...caches, ...roots, ...masters] : [...masters, ...caches, ...roots];
-  return `/dts-v1/;
-/ {
-	#address-cells = <2>;
-	#size-cells = <2>;
-	compatible = "iommu-lab,rcar-xen", "renesas,r8a7795";
-	model = "iommu-lab R-Car Gen3-like board";
-	interrupt-parent = <&gic>;
-
-	cpus {
-		#address-cells = <1>;
-		#size-cells = <0>;
-		cpu@0 {
-			device_type = "cpu";
-			compatible = "arm,cortex-a57";
-			reg = <0x0>;
-		};
-	};
-
-	memory@${unit(RAM_BASE)} {
-		device_type = "memory";
-		reg = <0x0 ${hexCell(RAM_BASE)} 0x0 ${hexCell(RAM_SIZE)}>;
-	};
-
-	soc {
-		compatible = "simple-bus";
-		#address-cells = <2>;
-		#size-cells = <2>;
-		ranges;
-
-		gic: interrupt-controller@${unit(GICD_BASE)} {
-			compatible = "arm,gic-400";
-			#interrupt-cells = <3>;
-			#address-cells = <0>;
-			interrupt-controller;
-			reg = <0x0 ${hexCell(GICD_BASE)} 0x0 0x1000>, <0x0 ${hexCell(GICC_BASE)} 0x0 0x2000>;
-		};
-
-		${nodes.join('\n\n\t\t')}
-	};
-};
-`;
+  const moved = order === 'root-first' ? [...roots, ...caches, ...masters] : order === 'caches-first' ? [...caches, ...roots, ...masters] : [...masters, ...caches, ...roots];
+  for (const n of moved) soc.removeChild(n);
+  for (const n of moved) soc.addChild(n);
+  if (options.noIpmmuInterrupt === true) for (const r of roots) r.deleteProperty('interrupts');
+  return tree;
 }
-
-/** The board's device tree with the default order: what the lead turns into a built-in platform. */
-export const RCAR_XEN_DTS = xenMachineDts();
 
 export class XenMachine {
   readonly memory = new PhysicalMemory();
@@ -206,7 +209,7 @@ export class XenMachine {
       this.engines.set(e.label, engine);
       this.bus.mmio.map(e.label, e.base, 0x1000n, engine);
     }
-    this.tree = parseDts(xenMachineDts(options), { file: 'xen-machine.dts' });
+    this.tree = xenMachineTree(options);
     this.dtb = writeDtb(this.tree);
     this.xen = new Xen({ dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart }, options.xen);
     if (options.boot !== false) this.xen.boot();

@@ -1,13 +1,17 @@
 // `iommu-lab inspect FILE|PLATFORM [--json]`: the IOMMU topology of a device tree, read
-// without running anything.
+// without running anything, and what the machine boots (a kernel, or the Xen hypervisor when
+// /chosen is Xen's).
 
 import type { Command } from 'commander';
 import { analyseIommuTopology, formatTopology, topologyToJson, type TopologyJson } from '../../platform/bindings/index.js';
+import { hypervisorOf, XEN_BOOTARGS } from '../../platform/machine/hypervisor.js';
 import type { CliIo } from '../io.js';
 import { loadDeviceTree, type TreeFormat } from '../load-tree.js';
 
 export interface InspectJson extends TopologyJson {
   input: { file: string; format: TreeFormat; platform: string | null };
+  /** What a machine built from the tree boots. */
+  boots: 'kernel' | 'xen';
 }
 
 interface InspectOptions {
@@ -29,12 +33,14 @@ export function registerInspect(program: Command, io: CliIo): void {
     .action((spec: string, options: InspectOptions) => {
       const loaded = loadDeviceTree(spec, { includeDirs: options.include ?? [] });
       const topology = analyseIommuTopology(loaded.tree);
+      const boots = hypervisorOf(loaded.tree) ?? 'kernel';
       if (options.json) {
-        const json: InspectJson = { input: { file: loaded.file, format: loaded.format, platform: loaded.platform }, ...topologyToJson(topology) };
+        const json: InspectJson = { input: { file: loaded.file, format: loaded.format, platform: loaded.platform }, boots, ...topologyToJson(topology) };
         io.out(`${JSON.stringify(json, null, 2)}\n`);
         return;
       }
       const what = loaded.platform !== null ? `built-in platform ${loaded.platform} (${loaded.file})` : `${loaded.file} (${loaded.format.toUpperCase()})`;
-      io.out(`device tree: ${what}\n${formatTopology(topology)}`);
+      const booting = boots === 'xen' ? `boots: the Xen hypervisor (/chosen has ${XEN_BOOTARGS} or a multiboot module)\n` : '';
+      io.out(`device tree: ${what}\n${booting}${formatTopology(topology)}`);
     });
 }

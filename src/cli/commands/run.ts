@@ -105,7 +105,8 @@ export function registerRun(program: Command, io: CliIo): void {
         this.parent?.error(`error: unknown command '${file}'`, { code: 'commander.unknownCommand', exitCode: 1 });
       }
       const prepared = prepareRun(io, file, options);
-      const hasWorkload = prepared.loaded.scenario.steps.some((s) => s.kind === 'workload');
+      const { scenario } = prepared.loaded;
+      const hasWorkload = (scenario.hypervisor?.steps ?? scenario.steps).some((s) => s.kind === 'workload');
       const bar = io === processIo && process.stderr.isTTY && hasWorkload && options.quiet !== true ? progressBar(process.stderr) : null;
       let result: RunResult;
       try {

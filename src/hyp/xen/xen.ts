@@ -32,8 +32,8 @@ import { regions } from '../../os/of/address.js';
 import type { Clock } from '../../sim/clock.js';
 import type { PhysicalMemory } from '../../sim/physical-memory.js';
 import type { SystemBus } from '../../sim/system-bus.js';
-import { DOMID_IO, GUEST_RAM0_BASE, XenDomain, type DomainConfig, type DomainKind } from './domain/domain.js';
-import { P2mType } from './domain/p2m.js';
+import { DOMID_IO, GUEST_RAM0_BASE, XenDomain, type DomainConfig, type DomainKind, type RamExtent } from './domain/domain.js';
+import { P2mType, type P2mTypeValue } from './domain/p2m.js';
 import { XenError } from './errors.js';
 import { isEnabled, XenIommu } from './iommu/framework.js';
 import type { DtDevice, XenIommuDriver, XenIommuFault, XenIommuInstanceReport } from './iommu/types.js';
@@ -212,6 +212,45 @@ export class Xen {
     return this.createDomain(config);
   }
 
+  /**
+   * Backs `pages` more frames of `d`'s guest-physical space from `gfn` with RAM from the heap
+   * (XENMEM_populate_physmap), mapped with `type`; a frame already mapped there is a XenError.
+   */
+  populatePhysmap(d: XenDomain, gfn: number, pages: number, type: P2mTypeValue = P2mType.RamRw): void {
+    this.requireRunning(d);
+    for (let i = 0; i < pages; i++) if (d.p2m.lookup(gfn + i) !== null) throw new XenError(`${d.label}: gfn 0x${(gfn + i).toString(16)} is already populated`);
+    this.populateRam(d, gfn, pages, false, type);
+    this.log.info('xen', `${d.label}: populated ${pages} pages at gfn 0x${gfn.toString(16)} (${type})`);
+  }
+
+  /**
+   * Gives back the RAM frames of `d` in [gfn, gfn + pages) (XENMEM_decrease_reservation): they
+   * are unmapped from the P2M (which flushes the IOMMU TLBs) before the heap gets them back.
+   * Frames that are not RAM of `d` are skipped. Returns the frames released.
+   */
+  decreaseReservation(d: XenDomain, gfn: number, pages: number): number {
+    this.requireRunning(d);
+    const end = gfn + pages;
+    let released = 0;
+    const kept: RamExtent[] = [];
+    for (const e of d.ram) {
+      const from = Math.max(gfn, e.gfn);
+      const to = Math.min(end, e.gfn + e.pages);
+      if (from >= to) {
+        kept.push(e);
+        continue;
+      }
+      d.p2m.unmap(from, to - from);
+      this.heap.freePages(e.mfn + (from - e.gfn), to - from);
+      released += to - from;
+      if (from > e.gfn) kept.push({ gfn: e.gfn, mfn: e.mfn, pages: from - e.gfn });
+      if (to < e.gfn + e.pages) kept.push({ gfn: to, mfn: e.mfn + (to - e.gfn), pages: e.gfn + e.pages - to });
+    }
+    d.ram.splice(0, d.ram.length, ...kept);
+    this.log.info('xen', `${d.label}: released ${released} pages at gfn 0x${gfn.toString(16)}`);
+    return released;
+  }
+
   /** Passes a device through to `d` (XEN_DOMCTL_assign_device): IOMMU assignment, then its registers mapped 1:1. */
   assignDevice(d: XenDomain, path: string): void {
     this.requireBooted();
@@ -289,7 +328,7 @@ export class Xen {
    * Backs `pages` of RAM from the heap in 2 MiB runs where it can (superpage mappings), 4 KiB
    * pages otherwise; at `gfn` onwards, or at the machine frames themselves (direct map).
    */
-  private populateRam(d: XenDomain, gfn: number, pages: number, direct: boolean): void {
+  private populateRam(d: XenDomain, gfn: number, pages: number, direct: boolean, type: P2mTypeValue = P2mType.RamRw): void {
     let done = 0;
     while (done < pages) {
       const run = Math.min(512, pages - done);
@@ -307,7 +346,7 @@ export class Xen {
       }
       const at = direct ? mfn : gfn + done;
       d.ram.push({ gfn: at, mfn, pages: got });
-      d.p2m.map(at, mfn, got, P2mType.RamRw);
+      d.p2m.map(at, mfn, got, type);
       done += got;
     }
   }
@@ -347,6 +386,11 @@ export class Xen {
     };
     visit(this.dt.root);
     return out;
+  }
+
+  private requireRunning(d: XenDomain): void {
+    this.requireBooted();
+    if (d.state !== 'running') throw new XenError(`${d.label} is ${d.state}: its memory cannot change`);
   }
 
   private requireBooted(): void {

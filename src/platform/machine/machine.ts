@@ -17,11 +17,24 @@
 // MSI-X messages) goes straight to the bus, never through itself. Every other `virtio,mmio`
 // node is an empty slot (DeviceID 0), as QEMU's virt boards have many: the kernel's
 // virtio-mmio driver finds "no device" there, as it does on QEMU.
+//
+// Renesas IPMMU-VMSA (binding renesas,ipmmu-vmsa): every node of a compatible whose register
+// layout is known (R-Car Gen3, Gen4) is a model. A node without `renesas,ipmmu-main` is a root
+// (IPMMU-MM: context banks, table walks, the fault interrupt, its first `interrupts` entry); a
+// cache IPMMU is built after the IPMMU its `renesas,ipmmu-main` names and reports to it. A
+// master's `iommus = <&ipmmu N>` puts its DMA on that IPMMU's port as micro-TLB N. There is no
+// kernel driver for the IPMMU: a kernel booted on such a tree leaves the masters' probes
+// deferred ("waiting for IOMMU ..."). A device whose `iommus` names several different IOMMUs
+// is left out: its DMA has one port here, and wiring it through one would bypass the others.
+//
+// Hypervisor: a tree whose /chosen is Xen's (hypervisor.ts) boots the Xen-style hypervisor
+// (`bootXen()`) instead of a kernel (`boot()`), with the same firmware a kernel gets.
 
 import { DirectDmaPort, DmaPortStatus, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
 import { DmaEngine } from '../../devices/dma-engine/index.js';
 import { DMA_ENGINE_COMPATIBLE } from '../../devices/dma-engine/registers.js';
 import { GicV2, GicV3, type GicOptions } from '../../devices/gic/index.js';
+import { IPMMU_MAIN_PROPERTY, ipmmuLayoutFor } from '../../formats/ipmmu-vmsa/index.js';
 import { Plic, PLIC_REGION_SIZE } from '../../devices/plic.js';
 import { assignBars, PCI_RISCV_IOMMU_IDS, PciDmaEngineFunction, PcieHostBridge, PciMmioFunction, pciWindowsOf, PCI_DMA_ENGINE_IDS, type BarAssignment } from '../../devices/pcie/index.js';
 import { phandleSpecifiers, type PhandleSpecifier } from '../../formats/devicetree/specifiers.js';
@@ -30,10 +43,12 @@ import { writeDtb } from '../../formats/dtb/index.js';
 import { VIRTIO_MMIO_COMPATIBLE } from '../../formats/virtio/mmio.js';
 import { VIRTIO_PCI_VENDOR, virtioPciDeviceId } from '../../formats/virtio/pci.js';
 import { VIRTIO_IOMMU_DEVICE_ID } from '../../formats/virtio-iommu/features.js';
+import { IpmmuVmsa, type IpmmuDmaPort, type IpmmuVmsaOptions } from '../../hw/ipmmu-vmsa/index.js';
 import { RiscvIommu, RiscvIommuDmaPort, type RiscvIommuOptions } from '../../hw/riscv-iommu/index.js';
 import { SmmuV3, SmmuV3DmaPort, type SmmuV3InterruptLines, type SmmuV3Options } from '../../hw/smmuv3/index.js';
 import { VirtioMmioTransport, VirtioPciFunction, type VirtioDeviceModel, type VirtioTransportParameters } from '../../hw/virtio/index.js';
 import { ParameterError as VirtioIommuParameterError, VirtioIommu, type ReservedRegion, type VirtioIommuDmaPort, type VirtioIommuOptions } from '../../hw/virtio-iommu/index.js';
+import { Xen, type XenOptions } from '../../hyp/xen/index.js';
 import { IommuBindingError, iommuForRid, iommuMapOf, iommusOf, type IommuReference } from '../../os/core/of-iommu.js';
 import type { Driver } from '../../os/driver-model/device.js';
 import { armSmmuV3Driver } from '../../os/drivers/arm-smmu-v3/index.js';
@@ -56,6 +71,7 @@ import { PhysicalMemory } from '../../sim/physical-memory.js';
 import { SystemBus } from '../../sim/system-bus.js';
 import { hex } from '../../sim/u64.js';
 import { classifyIommu, type IommuKind } from '../bindings/kinds.js';
+import { hypervisorOf, XEN_BOOTARGS, type HypervisorKind } from './hypervisor.js';
 
 export class MachineError extends Error {}
 
@@ -74,6 +90,10 @@ export interface MachineOptions {
   kernel?: Omit<KernelOptions, 'drivers'>;
   /** Parameters of a GIC model (SPIs, priority bits, ...); it serves the machine's one CPU. */
   gic?: Omit<GicOptions, 'cpus' | 'affinities'>;
+  /** Parameters of every IPMMU-VMSA model (TLB geometry, untranslated-transaction policies); the generation comes from the compatible. */
+  ipmmu?: Omit<IpmmuVmsaOptions, 'generation'>;
+  /** Options of the hypervisor a Xen device tree boots (quarantine, dom0's memory, ...). */
+  xen?: XenOptions;
 }
 
 export interface MachineVirtioIommuOptions extends Omit<VirtioIommuOptions, 'endpoints'> {
@@ -92,7 +112,7 @@ export interface MachineVirtioIommuOptions extends Omit<VirtioIommuOptions, 'end
 export const PLATFORM_DRIVERS: readonly Driver[] = [plicDriver, imsicDriver, gicV2Driver, gicV3Driver, riscvIommuPlatformDriver, riscvIommuPciDriver, armSmmuV3Driver, pciHostEcamDriver, dmaEngineDriver];
 
 /** The IOMMU architectures this machine builds models of. */
-const MODELLED_IOMMUS: ReadonlySet<IommuKind> = new Set<IommuKind>(['riscv-iommu', 'riscv-iommu-pci', 'arm-smmu-v3', 'virtio-iommu-mmio', 'virtio-iommu-pci']);
+const MODELLED_IOMMUS: ReadonlySet<IommuKind> = new Set<IommuKind>(['riscv-iommu', 'riscv-iommu-pci', 'arm-smmu-v3', 'virtio-iommu-mmio', 'virtio-iommu-pci', 'renesas-ipmmu']);
 
 /** The PCI binding's compatible of a virtio-iommu function ("pci1af4,1057"), and the generic one. */
 const VIRTIO_IOMMU_PCI_COMPATIBLE = ['virtio,pci-iommu', pciCompatible(VIRTIO_PCI_VENDOR, virtioPciDeviceId(VIRTIO_IOMMU_DEVICE_ID))];
@@ -120,8 +140,17 @@ export interface MachineVirtioIommu {
   own: DirectDmaPort;
 }
 
+/** An IPMMU-VMSA of the machine: a root IPMMU-MM or a cache IPMMU (`model.root` tells). */
+export interface MachineIpmmu {
+  kind: 'ipmmu-vmsa';
+  node: DtNode;
+  model: IpmmuVmsa;
+  /** The port of the masters behind it (requester deviceId = micro-TLB). */
+  port: IpmmuDmaPort;
+}
+
 /** An IOMMU model of the machine, by architecture, with the port its masters' DMA goes to. */
-export type MachineIommu = { kind: 'riscv-iommu'; node: DtNode; model: RiscvIommu; port: RiscvIommuDmaPort } | { kind: 'smmuv3'; node: DtNode; model: SmmuV3; port: SmmuV3DmaPort } | MachineVirtioIommu;
+export type MachineIommu = { kind: 'riscv-iommu'; node: DtNode; model: RiscvIommu; port: RiscvIommuDmaPort } | { kind: 'smmuv3'; node: DtNode; model: SmmuV3; port: SmmuV3DmaPort } | MachineVirtioIommu | MachineIpmmu;
 
 export interface MachineDmaEngine {
   node: DtNode;
@@ -172,7 +201,10 @@ export class Machine {
    */
   readonly unmodelled: DtNode[] = [];
   readonly dtb: Uint8Array;
+  /** The hypervisor the tree's /chosen asks for (`bootXen()`), or null: the machine boots a kernel. */
+  readonly hypervisor: HypervisorKind | null;
   private bootedKernel: Kernel | null = null;
+  private bootedXen: Xen | null = null;
   /** The interrupt controllers modelled, by node. */
   private readonly interruptInputs = new Map<DtNode, InterruptInput>();
   /** Devices that exist but are not modelled because of the IOMMU in front of them. */
@@ -197,6 +229,7 @@ export class Machine {
     if (plicNode !== undefined) this.plic = this.buildPlic(plicNode);
     if (gicNode !== undefined) this.gic = { node: gicNode, model: this.buildGic(gicNode) };
 
+    this.buildIpmmus(nodes);
     for (const node of nodes) {
       if (compatibleWith(node, 'riscv,iommu')) this.buildPlatformIommu(node);
       else if (compatibleWith(node, 'arm,smmu-v3')) this.buildSmmuV3(node);
@@ -221,11 +254,13 @@ export class Machine {
     for (const p of this.pcie) for (const child of p.node.children) if (!this.leftOut.has(child)) modelled.add(child);
     for (const n of nodes) if (!modelled.has(n) && !isStructural(n)) this.unmodelled.push(n);
     this.dtb = writeDtb(tree);
+    this.hypervisor = hypervisorOf(tree);
   }
 
-  /** Boots the kernel (once) from the machine's DTB with the platform's drivers. */
+  /** Boots the kernel (once) from the machine's DTB with the platform's drivers; a Xen device tree boots Xen instead (`bootXen()`). */
   boot(): Kernel {
     if (this.bootedKernel !== null) return this.bootedKernel;
+    if (this.hypervisor !== null) throw new MachineError(`this device tree boots the Xen hypervisor (/chosen has ${XEN_BOOTARGS} or a multiboot module): boot it with bootXen()`);
     const kernel = new Kernel(
       { dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart },
       { ...this.options.kernel, drivers: [...PLATFORM_DRIVERS, this.virtioBus.mmioDriver, this.virtioBus.pciDriver] },
@@ -236,8 +271,23 @@ export class Machine {
   }
 
   get kernel(): Kernel {
-    if (this.bootedKernel === null) throw new MachineError('the machine has not booted');
+    if (this.bootedKernel === null) throw new MachineError(this.bootedXen === null ? 'the machine has not booted' : 'the machine booted Xen, not a kernel');
     return this.bootedKernel;
+  }
+
+  /** Boots the Xen-style hypervisor (once) from the machine's DTB: IOMMUs probed, devices added, dom0 built. */
+  bootXen(): Xen {
+    if (this.bootedXen !== null) return this.bootedXen;
+    if (this.hypervisor !== 'xen') throw new MachineError(`this device tree boots a kernel: /chosen has no ${XEN_BOOTARGS} and no multiboot module`);
+    const xen = new Xen({ dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart }, this.options.xen);
+    xen.boot();
+    this.bootedXen = xen;
+    return xen;
+  }
+
+  get xen(): Xen {
+    if (this.bootedXen === null) throw new MachineError('the hypervisor has not booted');
+    return this.bootedXen;
   }
 
   /** The IOMMU model built for `node`. */
@@ -368,6 +418,47 @@ export class Machine {
   }
 
   /**
+   * Every IPMMU-VMSA of a known generation, each after the IPMMU its `renesas,ipmmu-main`
+   * names (a root first): a root gets its first interrupt as the fault output.
+   */
+  private buildIpmmus(nodes: readonly DtNode[]): void {
+    const ipmmus = nodes.filter(isModelledIpmmu);
+    const building = new Set<DtNode>();
+    const build = (node: DtNode): MachineIpmmu => {
+      const built = this.iommuFor(node);
+      if (built !== undefined) return built as MachineIpmmu;
+      if (building.has(node)) throw new DeviceTreeError(`${node.path}: ${IPMMU_MAIN_PROPERTY} leads back to this IPMMU`, node.property(IPMMU_MAIN_PROPERTY)?.location);
+      building.add(node);
+      const main = node.u32s(IPMMU_MAIN_PROPERTY);
+      let root: IpmmuVmsa | undefined;
+      if (main !== undefined) {
+        const target = main.length > 0 ? this.tree.byPhandle(main[0]) : undefined;
+        const where = node.property(IPMMU_MAIN_PROPERTY)?.location;
+        if (target === undefined) throw new DeviceTreeError(`${node.path}: ${IPMMU_MAIN_PROPERTY} refers to phandle ${main[0] ?? '(none)'}, which no node has`, where);
+        if (!ipmmus.includes(target)) throw new MachineError(`${node.path}: ${IPMMU_MAIN_PROPERTY} names ${target.path}, which is not an enabled IPMMU-VMSA of a known generation`);
+        root = build(target).model;
+      }
+      const layout = ipmmuLayoutFor(node.strings('compatible') ?? []);
+      const config = { ...this.options.ipmmu, generation: layout?.generation, name: node.path, memory: this.memory, bus: this.bus };
+      // A root's fault output is its first interrupt (a cache IPMMU signals through its root).
+      const irq = root === undefined ? this.wiresOf(node)[0] : undefined;
+      let model: IpmmuVmsa;
+      try {
+        model = new IpmmuVmsa({ ...config, ...(root === undefined ? {} : { root }), ...(irq === undefined ? {} : { irq }) });
+      } catch (e) {
+        if (e instanceof RangeError) throw new MachineError(`${node.path}: ${e.message}`);
+        throw e;
+      }
+      const r = region(node);
+      this.mapRegion(node.path, r.base, r.size, model);
+      const iommu: MachineIpmmu = { kind: 'ipmmu-vmsa', node, model, port: model.port };
+      this.iommus.push(iommu);
+      return iommu;
+    };
+    for (const node of ipmmus) build(node);
+  }
+
+  /**
    * An SMMUv3 (binding arm,smmu-v3): the register frame at `reg`, its wired interrupts by
    * `interrupt-names` (eventq, priq, cmdq-sync, gerror, or one "combined").
    */
@@ -451,7 +542,7 @@ export class Machine {
     let port: DmaPort = new DirectDmaPort(this.bus);
     let deviceId: number | null = null;
     if (refs.length > 0) {
-      if (refs.some((r) => withoutModel(r.iommu))) {
+      if (refs.some((r) => withoutModel(r.iommu) || r.iommu !== refs[0].iommu)) {
         this.leftOut.add(node);
         return;
       }
@@ -633,7 +724,8 @@ class OwnRequestsRouter implements DmaPort {
  */
 function pciDeviceId(iommu: DtNode, segment: number, id: number): number {
   const kind = classifyIommu(iommu);
-  return kind === 'virtio-iommu-mmio' || kind === 'virtio-iommu-pci' ? id : ((segment << 16) | id) >>> 0;
+  // A virtio-iommu endpoint id and an IPMMU micro-TLB number have no segment field.
+  return kind === 'virtio-iommu-mmio' || kind === 'virtio-iommu-pci' || kind === 'renesas-ipmmu' ? id : ((segment << 16) | id) >>> 0;
 }
 
 /** Bus, device and function from a PCI child node's reg (phys.hi = bus << 16 | dev << 11 | fn << 8), or null. */
@@ -702,7 +794,14 @@ const STRUCTURAL_COMPATIBLE = /^(simple-bus|riscv|riscv,cpu-intc|arm,psci(-[0-9.
 /** An IOMMU of an architecture this project knows (see bindings/kinds.ts) that the machine has no model of. */
 function withoutModel(iommu: DtNode): boolean {
   const kind = classifyIommu(iommu);
-  return kind !== null && kind !== 'generic' && !MODELLED_IOMMUS.has(kind) && enabled(iommu);
+  if (kind === null || kind === 'generic' || !enabled(iommu)) return false;
+  // An IPMMU is modelled only in the generations whose register layout is known (not Gen2).
+  return kind === 'renesas-ipmmu' ? !isModelledIpmmu(iommu) : !MODELLED_IOMMUS.has(kind);
+}
+
+/** An enabled IPMMU-VMSA node whose compatible names a register layout the model has. */
+function isModelledIpmmu(node: DtNode): boolean {
+  return enabled(node) && classifyIommu(node) === 'renesas-ipmmu' && ipmmuLayoutFor(node.strings('compatible') ?? []) !== null;
 }
 
 /**

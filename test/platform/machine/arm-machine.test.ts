@@ -188,15 +188,20 @@ describe('QEMU virt device trees (test/fixtures)', () => {
     expect(text).not.toMatch(/\[error\]/);
   });
 
-  it('an Arm board with a DMA engine behind an SMMUv3 and an IPMMU: the engine is left out, the GICv3 and the SMMUv3 bind', () => {
+  it('an Arm board with a DMA engine behind both an SMMUv3 and an IPMMU: the IPMMUs are built, the engine is left out, the GICv3 and the SMMUv3 bind', () => {
     const machine = fixture('dtb/arm-smmuv3.dts');
-    expect(machine.dmaEngines).toEqual([]);
-    expect(machine.unmodelled.map((n) => n.path)).toEqual([
-      '/interrupt-controller@8000000/msi-controller@8080000',
-      '/iommu@e67b0000',
-      '/iommu@febd0000',
-      '/dma@9060000',
+    // The IPMMU pair is modelled (renesas,ipmmu-r8a7795: Gen3): a root without an interrupt and a cache IPMMU reporting to it.
+    expect(machine.iommus.map((i) => [i.kind, i.node.path])).toEqual([
+      ['ipmmu-vmsa', '/iommu@e67b0000'],
+      ['ipmmu-vmsa', '/iommu@febd0000'],
+      ['smmuv3', '/iommu@9050000'],
     ]);
+    const [root, cache] = machine.iommus;
+    if (root.kind !== 'ipmmu-vmsa' || cache.kind !== 'ipmmu-vmsa') throw new Error('expected two IPMMUs');
+    expect(cache.model.root).toBe(root.model);
+    // The engine's iommus names both the SMMU and the IPMMU: one DMA port cannot go through two IOMMUs.
+    expect(machine.dmaEngines).toEqual([]);
+    expect(machine.unmodelled.map((n) => n.path)).toEqual(['/interrupt-controller@8000000/msi-controller@8080000', '/dma@9060000']);
     const { state } = bootLog(machine);
     expect(state('8000000.interrupt-controller')).toBe('bound');
     expect(state('9050000.iommu')).toBe('bound');
@@ -214,7 +219,7 @@ describe('the arm-virt built-in platform', () => {
     const machine = new Machine(loadBuiltinPlatform('arm-virt').tree);
     expect(machine.unmodelled).toEqual([]);
     const smmu = machine.iommus[0];
-    expect(smmu.kind).toBe('smmuv3');
+    if (smmu.kind !== 'smmuv3') throw new Error(`expected an SMMUv3, found ${smmu.kind}`);
     expect(machine.dmaEngines[0]).toMatchObject({ deviceId: 0x10000 });
     expect(machine.dmaEngines[0].engine.port).toBe(smmu.port);
     expect(machine.pcie[0].bridge.upstream).toBe(smmu.port);

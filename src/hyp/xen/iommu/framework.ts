@@ -41,6 +41,8 @@ export class XenIommu {
   ops: XenIommuOps | null = null;
   readonly faults: XenIommuFault[] = [];
   readonly counters: XenIommuCounters = { assignments: 0, deassignments: 0, quarantined: 0, flushes: 0, faults: 0, deferrals: 0 };
+  /** Told of every fault as it is reported (tools that watch the hypervisor, such as the scenario runner). */
+  readonly faultObservers: ((fault: XenIommuFault) => void)[] = [];
   private readonly drivers: { driver: XenIommuDriver; instance: XenIommuDriverInstance }[];
   private readonly devices = new Map<DtNode, DtDevice>();
   /** IOMMU nodes whose probe asked to wait, and devices waiting for their IOMMU, with the reason. */
@@ -199,6 +201,7 @@ export class XenIommu {
     if (fault.domain !== null) fault.domain.counters.iommuFaults++;
     this.faults.push(fault);
     if (this.faults.length > FAULT_HISTORY) this.faults.shift();
+    for (const observe of this.faultObservers) observe(fault);
   }
 
   private quarantine(dev: DtDevice): void {
