@@ -46,6 +46,18 @@ const PLATFORMS: readonly Omit<BuiltinPlatform, 'file'>[] = [
     name: 'arm-virt',
     description: 'Arm virt-like machine (QEMU virt memory map, GICv3): SMMUv3 in front of a DMA engine and a PCIe host bridge with two DMA-engine functions',
   },
+  {
+    name: 'rcar-gen3-xen',
+    description: 'R-Car Gen3-like board booting the Xen-style hypervisor (GIC-400): a root IPMMU-MM and three cache IPMMUs in front of five DMA engines, four kept for guests',
+  },
+  {
+    name: 'riscv-virt-vfio-host',
+    description: 'host half of the VFIO pair: a RISC-V IOMMU in front of two DMA engines assigned to a guest (no host driver binds them)',
+  },
+  {
+    name: 'riscv-virt-vfio-guest',
+    description: 'guest half of the VFIO pair: a virtio-iommu and the two assigned DMA engines at their host addresses, backed by the host IOMMU',
+  },
 ];
 
 export class UnknownPlatformError extends DeviceTreeError {

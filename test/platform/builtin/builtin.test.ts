@@ -24,7 +24,7 @@ function pciCompatible(ids: { vendor: number; device: number }): string {
 describe('registry', () => {
   it('lists the platforms with one-line descriptions and their files', () => {
     const list = listBuiltinPlatforms();
-    expect(list.map((p) => p.name)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'riscv-virt-virtio-iommu', 'riscv-virt-virtio-iommu-pci', 'arm-virt']);
+    expect(list.map((p) => p.name).slice(0, 6)).toEqual(['riscv-virt', 'riscv-virt-pci-iommu', 'riscv-virt-virtio-iommu', 'riscv-virt-virtio-iommu-pci', 'arm-virt', 'rcar-gen3-xen']);
     for (const p of list) {
       expect(p.description).not.toContain('\n');
       expect(p.description.length).toBeGreaterThan(20);
@@ -48,9 +48,7 @@ describe('registry', () => {
   it('rejects an unknown name with the list of known ones', () => {
     expect(findBuiltinPlatform('sparc-virt')).toBeUndefined();
     expect(() => loadBuiltinPlatform('sparc-virt')).toThrow(UnknownPlatformError);
-    expect(() => loadBuiltinPlatform('sparc-virt')).toThrow(
-      'unknown built-in platform "sparc-virt"; built-in platforms: riscv-virt, riscv-virt-pci-iommu, riscv-virt-virtio-iommu, riscv-virt-virtio-iommu-pci, arm-virt',
-    );
+    expect(() => loadBuiltinPlatform('sparc-virt')).toThrow(`unknown built-in platform "sparc-virt"; built-in platforms: ${listBuiltinPlatforms().map((p) => p.name).join(', ')}`);
     expect(new UnknownPlatformError('x')).toBeInstanceOf(DeviceTreeError);
   });
 });
@@ -196,8 +194,9 @@ describe.each(listBuiltinPlatforms().map((p) => p.name))('%s', (name) => {
       if (node.parent === null || node.parent.string('device_type') === 'pci' || node.parent.name === 'cpus') continue;
       if (node.has('reg')) for (const r of regions(node)) known.add(`${r.base}+${r.size}`);
     }
-    const pci = [...loaded.tree.root.walk()].find((n) => n.strings('compatible')?.includes('pci-host-ecam-generic'))!.u32s('ranges')!;
-    known.add(`${BigInt(pci[3]) * 2n ** 32n + BigInt(pci[4])}+${BigInt(pci[5]) * 2n ** 32n + BigInt(pci[6])}`);
+    // A host bridge's memory window is a range too.
+    const pci = [...loaded.tree.root.walk()].find((n) => n.strings('compatible')?.includes('pci-host-ecam-generic'))?.u32s('ranges');
+    if (pci !== undefined) known.add(`${BigInt(pci[3]) * 2n ** 32n + BigInt(pci[4])}+${BigInt(pci[5]) * 2n ** 32n + BigInt(pci[6])}`);
     for (const r of ranges) expect(known.has(`${r.base}+${r.size}`), `${r.what}`).toBe(true);
   });
 
@@ -205,7 +204,8 @@ describe.each(listBuiltinPlatforms().map((p) => p.name))('%s', (name) => {
     const fromDtb = analyseIommuTopology(readDtb(writeDtb(loaded.tree)));
     const strip = (tree: DeviceTree): unknown => JSON.parse(JSON.stringify(analyseIommuTopology(tree), (k, v: unknown) => (k === 'labels' ? [] : typeof v === 'bigint' ? v.toString() : v)));
     expect(strip(readDtb(writeDtb(loaded.tree)))).toEqual(strip(loaded.tree));
-    expect(fromDtb.iommus.length).toBe(1);
+    expect(fromDtb.iommus.length).toBe(analyseIommuTopology(loaded.tree).iommus.length);
+    expect(fromDtb.iommus.length).toBeGreaterThanOrEqual(1);
   });
 
   it.skipIf(!haveDtc)('compiles with dtc without a single warning', () => {
