@@ -38,6 +38,8 @@ export { parseDts } from './platform/dts/index.js';
 
 // Machines built from device trees, and the built-in platforms.
 export { Machine, MachineError, type MachineOptions, type MachineIommu, type MachineDmaEngine, type MachinePcie } from './platform/machine/machine.js';
+export { hypervisorOf } from './platform/machine/hypervisor.js';
+export { VirtualMachinePair, builtinVirtualMachinePair } from './platform/vm/index.js';
 export { listBuiltinPlatforms, loadBuiltinPlatform, type BuiltinPlatform, type LoadedPlatform } from './platform/builtin/index.js';
 export { analyseIommuTopology, formatTopology, type IommuTopology } from './platform/bindings/index.js';
 
