@@ -5,7 +5,7 @@
 import { IommuDmaApi } from '../os/dma/dma-api.js';
 import { dmaEngineOf, dmaEngineDriver } from '../os/drivers/dma-engine/index.js';
 import type { Kernel } from '../os/kernel/kernel.js';
-import type { Machine } from '../platform/machine/machine.js';
+import type { Machine, MachineIommu } from '../platform/machine/machine.js';
 import { iommuReport } from './architectures/index.js';
 import { collectHypervisorReport, type HypervisorInput } from './hypervisor.js';
 import { FAULT_LIST_LIMIT, type DeviceReport, type FaultReport, type KernelReport, type Report, type StepReport, type WorkloadReport } from './types.js';
@@ -15,6 +15,11 @@ export interface ReportInput {
   machine: Machine;
   /** Null when the kernel did not boot, or the machine booted a hypervisor. */
   kernel: Kernel | null;
+  /**
+   * The IOMMUs to report, each with the kernel whose driver programs it; default: the machine's,
+   * with `kernel`. A host + guest pair lists the guest's virtio-iommu and the host's IOMMU.
+   */
+  iommus?: readonly { iommu: MachineIommu; kernel: Kernel | null }[];
   /** What the hypervisor the machine booted did, and the DMA devices did in its domains. */
   hypervisor?: HypervisorInput & { devices: DeviceReport[] };
   steps: StepReport[];
@@ -27,12 +32,14 @@ export interface ReportInput {
 
 export function collectReport(input: ReportInput): Report {
   const { machine, kernel, hypervisor } = input;
+  const iommus = input.iommus ?? machine.iommus.map((iommu) => ({ iommu, kernel }));
+  const models = iommus.map((i) => i.iommu);
   return {
     scenario: input.scenario,
     outcome: { ok: input.failure === null, failure: input.failure },
     steps: input.steps,
     expectations: input.expectations,
-    iommus: machine.iommus.map((i) => iommuReport(i, kernel, machine.iommus)),
+    iommus: iommus.map((i) => iommuReport(i.iommu, i.kernel, models)),
     kernel: hypervisor === undefined ? kernelReport(kernel) : null,
     hypervisor: hypervisor === undefined ? null : collectHypervisorReport(machine, hypervisor),
     devices: hypervisor !== undefined ? hypervisor.devices : kernel === null ? [] : deviceReports(kernel),

@@ -182,7 +182,7 @@ export function formatReport(r: Report): string {
 
   if (r.faults.total > 0) {
     out += `\nfaults reported (${r.faults.total})\n`;
-    out += table(r.faults.list.map((f) => [f.device ?? 'unknown device', `${f.write ? 'write' : 'read'} at ${hex(f.iova)}${f.pasid === null ? '' : ` pasid ${f.pasid}`}`, `cause ${f.cause}`, f.causeName]));
+    out += table(r.faults.list.map((f) => [f.device ?? 'unknown device', `${f.write ? 'write' : 'read'} at ${hex(f.iova)}${f.pasid === null ? '' : ` pasid ${f.pasid}`}`, `cause ${f.cause}`, f.causeName, `(${f.iommu})`]));
     if (r.faults.total > r.faults.list.length) out += `  ... and ${r.faults.total - r.faults.list.length} more\n`;
   }
 

@@ -51,12 +51,16 @@ export class FaultCollector {
   /** Faults since the last `expect faults` check. */
   window: RecordedFault[] = [];
 
-  /** Observes every fault the kernel's IOMMU core is told of, whoever owns the domain. */
-  constructor(private readonly kernel: Kernel) {
-    kernel.iommu.faultObservers.push((fault) => this.record(fault));
+  /**
+   * Observes every fault the kernels' IOMMU cores are told of, whoever owns the domain: the
+   * scenario's kernel, and on a host + guest pair the host's too, which hears of the faults its
+   * IOMMU catches for assigned devices while the guest does not (`iommu` names who caught it).
+   */
+  constructor(kernels: readonly Kernel[]) {
+    for (const kernel of kernels) kernel.iommu.faultObservers.push((fault) => this.record(fault, kernel));
   }
 
-  private record(fault: IommuFault): void {
+  private record(fault: IommuFault, kernel: Kernel): void {
     const f: RecordedFault = {
       device: fault.device?.name ?? null,
       iova: fault.iova,
@@ -65,7 +69,7 @@ export class FaultCollector {
       cause: fault.cause,
       causeName: fault.reason,
       iommu: fault.iommu,
-      cycle: this.kernel.clock.now,
+      cycle: kernel.clock.now,
     };
     this.all.push(f);
     this.window.push(f);

@@ -1,6 +1,8 @@
 // Running a scenario: build the machine its platform and config describe, boot the kernel,
 // then execute the steps in order through the kernel's own interfaces (IOMMU core, DMA API,
-// the DMA-engine driver). A hypervisor scenario boots Xen instead and runs its steps through
+// the DMA-engine driver). A VM guest platform (riscv-virt-vfio-guest) builds a host + guest
+// pair instead (the host riscv-virt-vfio-host, config.virtio-iommu.backend choosing whether the
+// host's IOMMU backs the guest's virtio-iommu) and the steps run on the guest's kernel. A hypervisor scenario boots Xen instead and runs its steps through
 // the hypervisor and its guests (xen/session.ts). The first step that fails stops the run;
 // either way the result carries a report of everything that happened until then.
 //
@@ -22,10 +24,13 @@ import { RiscvIommuError } from '../os/drivers/riscv-iommu/index.js';
 import { VirtioIommuError } from '../os/drivers/virtio-iommu/index.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import { OutOfMemoryError } from '../os/kernel/page-allocator.js';
+import { HostBackendError } from '../hyp/kvm/index.js';
 import { Machine, MachineError, type MachineOptions } from '../platform/machine/machine.js';
+import { BUILTIN_PAIR, isBuiltinPairGuest, loadBuiltinPair, VirtualMachinePair, VmError, type VirtualMachinePairOptions } from '../platform/vm/index.js';
 import { collectReport } from '../report/collect.js';
 import type { Report, StepReport, WorkloadReport } from '../report/types.js';
 import { hex } from '../sim/u64.js';
+import type { DeviceTree } from '../formats/devicetree/tree.js';
 import { findDevice, unknownDevice } from './devices.js';
 import { at, failStep, ScenarioError, StepFailure, stepName } from './errors.js';
 import { FaultCollector, formatCause, formatFault } from './faults.js';
@@ -97,7 +102,10 @@ function isRefusal(e: unknown): e is Error {
 export class ScenarioRunner {
   readonly scenario: Scenario;
   readonly source: ScenarioSource;
+  /** The machine (on a VM guest platform: the host's, whose memory, clock and IOMMU are the real ones). */
   readonly machine: Machine;
+  /** On a VM guest platform, the host + guest pair (booted when built); the steps run on its guest. */
+  readonly vm: VirtualMachinePair | null = null;
   readonly platform: PlatformTree;
   readonly seed: bigint;
   private bootedKernel: Kernel | null = null;
@@ -124,9 +132,19 @@ export class ScenarioRunner {
     this.stepReports = steps.map((s) => ({ index: s.index, kind: s.kind, label: s.label, line: source.locate(['steps', s.index]), status: 'not run', summary: '' }));
     const platformLine = source.locate(['platform']);
     this.platform = options.platform ?? loadPlatform(scenario.platform, source.dir, (m) => new ScenarioError([`${at(source.file, platformLine)}platform: ${m}`]));
+    const guest = isBuiltinPairGuest(this.platform.tree);
+    if (!guest && scenario.config.virtioIommu.backend !== undefined) {
+      throw new ScenarioError([`${at(source.file, source.locate(['config', 'virtio-iommu', 'backend']))}config.virtio-iommu.backend: chooses what backs a VM guest's virtio-iommu; ${this.platform.description} is not a VM guest (use platform: ${BUILTIN_PAIR.guest})`]);
+    }
     try {
-      this.machine = new Machine(this.platform.tree, machineOptions(scenario));
+      if (guest) {
+        this.vm = new VirtualMachinePair(loadBuiltinPair().host, this.platform.tree, pairOptions(scenario));
+        this.machine = this.vm.host;
+      } else {
+        this.machine = new Machine(this.platform.tree, machineOptions(scenario));
+      }
     } catch (e) {
+      if (e instanceof VmError || e instanceof HostBackendError) throw new ScenarioError([`${at(source.file, platformLine)}platform: ${e.message}`]);
       if (e instanceof ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'riscv-iommu']))}config.riscv-iommu: ${e.message}`]);
       if (e instanceof SmmuV3ParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'smmuv3']))}config.smmuv3: ${e.message}`]);
       if (e instanceof VirtioIommuParameterError) throw new ScenarioError([`${at(source.file, source.locate(['config', 'virtio-iommu']))}config.virtio-iommu: ${e.message}`]);
@@ -170,9 +188,9 @@ export class ScenarioRunner {
     if (this.bootedKernel !== null || this.xenSession !== null) throw new Error('a ScenarioRunner runs its scenario once');
     if (this.scenario.hypervisor !== null) return this.runHypervisor(this.scenario.hypervisor.steps);
     const started = performance.now();
-    const kernel = this.machine.boot();
+    const kernel = this.vm?.guest ?? this.machine.boot();
     this.bootedKernel = kernel;
-    const faults = new FaultCollector(kernel);
+    const faults = new FaultCollector(this.vm === null ? [kernel] : [kernel, this.vm.hostKernel]);
     this.collector = faults;
     let error: ScenarioError | null = null;
     for (const step of this.scenario.steps) {
@@ -180,7 +198,7 @@ export class ScenarioRunner {
       this.current = step;
       try {
         record.summary = this.execute(step);
-        kernel.poll();
+        this.poll();
         record.status = 'ok';
       } catch (e) {
         if (!isRefusal(e)) throw e;
@@ -194,9 +212,10 @@ export class ScenarioRunner {
     }
     const failure = error === null ? null : { step: error.step?.index ?? null, label: error.step?.label ?? null, line: error.step?.line ?? null, message: error.message };
     const report = collectReport({
-      scenario: { name: this.scenario.name, description: this.scenario.description, file: this.source.file, platform: this.platform.description, seed: this.seed },
+      scenario: { name: this.scenario.name, description: this.scenario.description, file: this.source.file, platform: this.describePlatform(), seed: this.seed },
       machine: this.machine,
       kernel,
+      ...(this.vm === null ? {} : { iommus: this.vm.iommus }),
       steps: this.stepReports,
       expectations: { ...this.expectations },
       workloads: this.workloads,
@@ -250,10 +269,27 @@ export class ScenarioRunner {
     return { report, error };
   }
 
+  /** "riscv-virt-vfio-guest (built-in), guest of riscv-virt-vfio-host, virtio-iommu backend: host" on a pair. */
+  private describePlatform(): string {
+    if (this.vm === null) return this.platform.description;
+    return `${this.platform.description}, guest of ${BUILTIN_PAIR.host} (built-in), virtio-iommu backend: ${this.vm.backend === null ? 'none' : 'host'}`;
+  }
+
+  /** Takes pending interrupts: the kernel's, and on a pair the host's first (its IOMMU's fault records). */
+  private poll(): void {
+    if (this.vm !== null) this.vm.poll();
+    else this.kernel.poll();
+  }
+
   // ---- names ---------------------------------------------------------------------------
 
+  /** The device tree the steps' kernel booted from (on a pair, the guest's). */
+  get tree(): DeviceTree {
+    return this.vm?.guestTree ?? this.machine.tree;
+  }
+
   device(ref: string): Device {
-    const dev = findDevice(this.kernel, this.machine.tree, ref);
+    const dev = findDevice(this.kernel, this.tree, ref);
     return dev ?? failStep(unknownDevice(this.kernel, ref));
   }
 
@@ -438,7 +474,7 @@ export class ScenarioRunner {
       r = channel.rawReadVerify(src, length, step.pattern, options);
       what = `read of ${formatSize(length)} at ${hex(src)}`;
     }
-    this.kernel.poll();
+    this.poll();
     this.expectations.checked++;
     const newFaults = this.faults.all.slice(faultsBefore);
     const iommuSays = newFaults.length === 0 ? '' : `; IOMMU fault: cause ${formatCause(newFaults[0].cause, newFaults[0].causeName)}`;
@@ -460,7 +496,7 @@ export class ScenarioRunner {
     const channel = this.channel(dev);
     const seed = step.seed ?? this.seed;
     const report = runWorkload(step, {
-      machine: this.machine,
+      target: this.vm ?? this.machine,
       kernel: this.kernel,
       dev,
       channel,
@@ -586,6 +622,15 @@ export function machineOptions(s: Scenario): MachineOptions {
       },
     },
   };
+}
+
+/**
+ * The pair's options from the scenario's config: the host machine gets the hardware's
+ * parameters (RISC-V IOMMU, DMA engines), the guest the kernel options and the virtio-iommu.
+ */
+export function pairOptions(s: Scenario): VirtualMachinePairOptions {
+  const { kernel, virtioIommu, ...host } = machineOptions(s);
+  return { backend: s.config.virtioIommu.backend ?? 'none', host, guestKernel: kernel, virtioIommu };
 }
 
 function toRegion(r: VirtioReservedRegion): ReservedRegion {

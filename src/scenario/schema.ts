@@ -58,6 +58,12 @@ export interface ScenarioConfig {
     bypass?: boolean;
     /** The driver's UNMAP batching. */
     batching?: boolean;
+    /**
+     * On a VM guest platform (riscv-virt-vfio-guest): 'host', the guest's requests are mirrored
+     * onto the host's RISC-V IOMMU, which translates the assigned engines (VFIO); 'none', the
+     * virtio-iommu translates them itself. Undefined on other platforms.
+     */
+    backend?: 'host' | 'none';
     /** RESV_MEM regions, inclusive; endpoint null: every endpoint has it. */
     reservedRegions: VirtioReservedRegion[];
   };
@@ -287,6 +293,7 @@ const configSchema = mapping('config', {
     'domain-range': rangeOf('domain-range', count(0, U32_MAX, 'a domain id'), String).optional(),
     bypass: boolean.optional(),
     batching: boolean.optional(),
+    backend: choice(['host', 'none'] as const).optional(),
     'reserved-regions': z.array(reservedRegion, { error: (iss) => `expected a list of reserved regions, got ${describeValue(iss.input)}` }).optional(),
   }).optional(),
   ipmmu: mapping('config.ipmmu', {
@@ -341,6 +348,7 @@ function toConfig(raw: RawConfig | undefined): ScenarioConfig {
       domainRange: v?.['domain-range'],
       bypass: v?.bypass,
       batching: v?.batching,
+      backend: v?.backend,
       reservedRegions: v?.['reserved-regions'] ?? [],
     },
     dmaEngine: { bytesPerCycle: raw?.['dma-engine']?.['bytes-per-cycle'] ?? 0, burstBytes: raw?.['dma-engine']?.['burst-bytes'] },

@@ -8,6 +8,7 @@ import type { Device } from '../os/driver-model/device.js';
 import type { DmaEngineChannel, DmaEngineResult } from '../os/drivers/dma-engine/index.js';
 import type { Kernel } from '../os/kernel/kernel.js';
 import type { Machine } from '../platform/machine/machine.js';
+import type { VirtualMachinePair } from '../platform/vm/index.js';
 import { hex } from '../sim/u64.js';
 import { iommuCounters, type IommuCounters } from '../report/architectures/index.js';
 import type { WorkloadReport } from '../report/types.js';
@@ -19,7 +20,8 @@ import type { Step } from './schema.js';
 export type WorkloadStep = Extract<Step, { kind: 'workload' }>;
 
 export interface WorkloadContext {
-  machine: Machine;
+  /** What the device's DMA goes through: a machine, or a host + guest pair (the kernel is its guest's). */
+  target: Machine | VirtualMachinePair;
   kernel: Kernel;
   dev: Device;
   channel: DmaEngineChannel;
@@ -39,9 +41,12 @@ export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadR
   const pages = Math.ceil(maxSize / 4096);
   const working = Math.min(step.workingSet, step.buffers);
 
-  // What to measure: the driver's commands and the model's translations, before and after.
-  const iommu = hardwareIdentity(ctx.machine, dev)?.iommu ?? null;
-  const before: IommuCounters | null = iommu === null ? null : iommuCounters(iommu, kernel);
+  // What to measure: the driver's commands and the model's translations, before and after, on
+  // the IOMMU that translates the device (on a pair with the host backend, the host's, whose
+  // commands the host kernel's driver issues for the guest's UNMAPs).
+  const hw = hardwareIdentity(ctx.target, dev);
+  const counters = (): IommuCounters | null => (hw === null ? null : iommuCounters(hw.iommu, hw.kernel));
+  const before = counters();
   const dmaBefore = { ...kernel.dma.stats };
   const cyclesBefore = kernel.clock.now;
 
@@ -114,7 +119,7 @@ export function runWorkload(step: WorkloadStep, ctx: WorkloadContext): WorkloadR
     for (const first of allocated) kernel.pages.freePages(first, pages);
   }
 
-  const after = iommu === null ? null : iommuCounters(iommu, kernel);
+  const after = counters();
   const delta = (pick: (c: IommuCounters) => number): number => (before === null || after === null ? 0 : pick(after) - pick(before));
   const hits = delta((c) => c.tlbHits);
   const misses = delta((c) => c.tlbMisses);

@@ -155,7 +155,7 @@ describe('config.virtio-iommu', () => {
       'test.yaml:5: config.virtio-iommu.domain-range.end: expected a domain id from 0 to 4294967295, got 4294967296',
       'test.yaml:7: config.virtio-iommu.reserved-regions[0]: a reserved region takes either end (inclusive) or size',
       'test.yaml:8: config.virtio-iommu.reserved-regions[1].type: expected msi or reserved, got "doorbell"',
-      'test.yaml:9: config.virtio-iommu.batch: unknown key "batch"; config.virtio-iommu takes page-size-mask, input-range, domain-range, bypass, batching or reserved-regions',
+      'test.yaml:9: config.virtio-iommu.batch: unknown key "batch"; config.virtio-iommu takes page-size-mask, input-range, domain-range, bypass, batching, backend or reserved-regions',
     ]);
   });
 

@@ -13,6 +13,14 @@ import { VirtualMachinePair, type VirtualMachinePairOptions } from './vm-pair.js
 
 export const BUILTIN_PAIR = { host: 'riscv-virt-vfio-host', guest: 'riscv-virt-vfio-guest' } as const;
 
+/** The root compatible of the built-in guest, and of any tree written to run as its guest. */
+export const BUILTIN_GUEST_COMPATIBLE = 'iommu-lab,riscv-virt-vfio-guest';
+
+/** Whether `tree` describes a guest of the built-in host (its root is compatible with the built-in guest). */
+export function isBuiltinPairGuest(tree: DeviceTree): boolean {
+  return tree.root.strings('compatible')?.includes(BUILTIN_GUEST_COMPATIBLE) ?? false;
+}
+
 /** Reads and parses built-in platform `name` (a DTS file of src/platform/builtin). */
 function load(name: string): DeviceTree {
   const file = fileURLToPath(new URL(`../builtin/${name}.dts`, import.meta.url));

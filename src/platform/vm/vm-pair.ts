@@ -29,8 +29,9 @@ import { Plic, PLIC_REGION_SIZE } from '../../devices/plic.js';
 import type { DeviceTree, DtNode } from '../../formats/devicetree/tree.js';
 import { writeDtb } from '../../formats/dtb/index.js';
 import { VirtioMmioTransport, type VirtioTransportParameters } from '../../hw/virtio/index.js';
-import { VirtioIommu, type VirtioIommuOptions } from '../../hw/virtio-iommu/index.js';
+import { ParameterError as VirtioIommuParameterError, VirtioIommu, type ReservedRegion, type VirtioIommuOptions } from '../../hw/virtio-iommu/index.js';
 import { GuestMemoryMap, HostIommuBackend, type HostBypassPolicy } from '../../hyp/kvm/index.js';
+import { iommusOf } from '../../os/core/of-iommu.js';
 import type { Device } from '../../os/driver-model/device.js';
 import { dmaEngineDriver } from '../../os/drivers/dma-engine/index.js';
 import { plicDriver } from '../../os/drivers/irqchip/plic.js';
@@ -41,7 +42,7 @@ import { InterruptLine } from '../../sim/irq.js';
 import { BusError, MmioBus, type MmioDevice } from '../../sim/mmio.js';
 import { SystemBus } from '../../sim/system-bus.js';
 import { hex } from '../../sim/u64.js';
-import type { MachineOptions } from '../machine/machine.js';
+import { VirtioIommuUpstream, type MachineIommu, type MachineOptions, type MachineVirtioIommu } from '../machine/machine.js';
 import { EndpointIdPort } from './endpoint-id-port.js';
 import { VmError } from './errors.js';
 import { describeGuest, type GuestDescription } from './guest-tree.js';
@@ -52,6 +53,8 @@ export interface VmVirtioIommuOptions extends Omit<VirtioIommuOptions, 'endpoint
   transport?: Omit<VirtioTransportParameters, 'physicalPort'>;
   /** Options of the guest's virtio-iommu driver (UNMAP batching). */
   driver?: VirtioIommuDriverOptions;
+  /** RESV_MEM regions of single endpoints, by endpoint id (an id that is no endpoint of the guest is a ParameterError). */
+  endpointRegions?: readonly { endpoint: number; regions: readonly ReservedRegion[] }[];
 }
 
 export interface VirtualMachinePairOptions {
@@ -88,6 +91,13 @@ export interface AssignedDevice {
   guestDevice: Device;
 }
 
+/** The IOMMU model that translates a device's DMA, the device_id its requests carry there, and the kernel whose driver programs it. */
+export interface Translator {
+  iommu: MachineIommu;
+  deviceId: number;
+  kernel: Kernel;
+}
+
 export class VirtualMachinePair {
   readonly host: HostMachine;
   readonly hostKernel: Kernel;
@@ -102,6 +112,8 @@ export class VirtualMachinePair {
   readonly guestPlic: Plic;
   readonly viommu: VirtioIommu;
   readonly transport: VirtioMmioTransport;
+  /** The virtio-iommu in the shape a Machine lists its own IOMMUs (for reports and explain). */
+  readonly guestIommu: MachineVirtioIommu;
   /** The host backend (null with `backend: 'none'`). */
   readonly backend: HostIommuBackend | null;
   readonly assigned: readonly AssignedDevice[];
@@ -142,19 +154,26 @@ export class VirtualMachinePair {
     };
 
     // The virtio-iommu and its transport; their own accesses (virtqueues) reach guest memory.
-    const { transport: transportOptions, driver: driverOptions, ...deviceOptions } = options.virtioIommu ?? {};
+    // Its own accesses and the endpoints' translated ones (without the backend) use separate
+    // ports, as in a Machine, so that the report counts the device's own and explain can dry-run.
+    const { transport: transportOptions, driver: driverOptions, endpointRegions = [], ...deviceOptions } = options.virtioIommu ?? {};
     const v = description.viommu;
     const guestPort = new DirectDmaPort(this.guestBus);
+    const upstream = new VirtioIommuUpstream(new DirectDmaPort(this.guestBus));
+    for (const { endpoint } of endpointRegions) {
+      if (!pairs.some((a) => a.endpoint === endpoint)) throw new VirtioIommuParameterError(`virtio-iommu parameters: endpoint ${hex(endpoint)} has reserved regions but is no endpoint of the guest's virtio-iommu (endpoints: ${pairs.map((a) => hex(a.endpoint)).join(', ')})`);
+    }
     this.viommu = new VirtioIommu({
       ...deviceOptions,
       ...this.hostLimits(description, deviceOptions),
-      upstream: guestPort,
-      endpoints: pairs.map((a) => a.endpoint),
+      upstream,
+      endpoints: pairs.map((a) => ({ id: a.endpoint, reservedRegions: endpointRegions.filter((e) => e.endpoint === a.endpoint).flatMap((e) => e.regions) })),
       ...(this.backend !== null ? { backend: this.backend } : {}),
     });
     if (v.size < 0x100n + BigInt(this.viommu.configSize)) throw new VmError(`${v.node.path}: reg is ${hex(v.size)} bytes, too small for the virtio-mmio registers and ${this.viommu.configSize} bytes of configuration`);
     this.transport = new VirtioMmioTransport({ ...transportOptions, name: v.node.path, model: this.viommu, port: guestPort, irq: guestLine(v.irq, v.node.path), regionSize: Number(v.size) });
     this.mapGuest(v.node.path, v.base, v.size, this.transport);
+    this.guestIommu = { kind: 'virtio-iommu', node: v.node, model: this.viommu, port: this.viommu.dmaPort, transport: this.transport, upstream, own: guestPort };
 
     // The assigned engines: their registers in the guest's bus, their interrupt forwarded.
     for (const a of pairs) {
@@ -190,6 +209,24 @@ export class VirtualMachinePair {
     const a = this.assigned.find((x) => x.guestNode.path === path);
     if (a === undefined) throw new VmError(`no assigned device at ${path}; assigned: ${this.assigned.map((x) => x.guestNode.path).join(', ')}`);
     return a;
+  }
+
+  /** Every IOMMU model of the pair with the kernel whose driver programs it: the guest's virtio-iommu, then the host's. */
+  get iommus(): { iommu: MachineIommu; kernel: Kernel }[] {
+    return [{ iommu: this.guestIommu, kernel: this.guest }, ...this.host.iommus.map((iommu) => ({ iommu, kernel: this.hostKernel }))];
+  }
+
+  /**
+   * What translates an assigned device's DMA: with the backend the host IOMMU, under the host
+   * device id (the virtio-iommu only relays the guest's requests); without it the virtio-iommu,
+   * under the guest endpoint id.
+   */
+  translatorOf(a: AssignedDevice): Translator {
+    if (this.backend === null) return { iommu: this.guestIommu, deviceId: a.endpoint, kernel: this.guest };
+    const ref = iommusOf(this.host.tree, a.hostNode)[0];
+    const iommu = ref === undefined ? undefined : this.host.iommuFor(ref.iommu);
+    if (iommu === undefined) throw new VmError(`${a.hostNode.path}: no IOMMU model of the host translates it`);
+    return { iommu, deviceId: a.hostDeviceId, kernel: this.hostKernel };
   }
 
   /**

@@ -16,6 +16,7 @@ const SCENARIOS: readonly Omit<BuiltinScenario, 'file'>[] = [
   { name: 'riscv-virt-tour', description: 'RISC-V IOMMU on riscv-virt: DMA API, a VFIO-style domain with a 2 MiB page, a fault, isolation, a streaming workload (the default)' },
   { name: 'arm-virt-tour', description: 'Arm SMMUv3 on arm-virt: the same tour through stage 1, with ATS on the PCIe functions' },
   { name: 'virtio-iommu-tour', description: 'virtio-iommu on riscv-virt-virtio-iommu: the tour through MAP/UNMAP requests, a fault on the event queue, lazy unmaps batched per sync' },
+  { name: 'vfio-tour', description: 'a guest on riscv-virt-vfio-guest with engines assigned behind its virtio-iommu: run with config.virtio-iommu.backend none or host to see whether the virtio-iommu or the host RISC-V IOMMU translates' },
   { name: 'xen-passthrough-tour', description: 'Xen-style hypervisor on rcar-gen3-xen: guests with DMA engines passed through the IPMMU, isolation, quarantine, a destroyed and a rebooted guest, a workload' },
 ];
 

@@ -5,7 +5,9 @@
 // succeeded or faulted. A virtio-iommu reads no memory to translate: its part says, in
 // notes, what the device looked up in its own state. After a hypervisor scenario, devices are
 // named by device-tree path or label, and the IOVA is the guest-physical address the device's
-// IPMMU translates with its domain's P2M.
+// IPMMU translates with its domain's P2M. On a host + guest pair the request goes to the IOMMU
+// that really translates the assigned device: the host's with the host backend (under its host
+// device id), the guest's virtio-iommu without.
 
 import { ScenarioError } from '../errors.js';
 import { hardwareIdentity } from '../devices.js';
@@ -32,18 +34,18 @@ export function explainTranslation(runner: ScenarioRunner, request: ExplainReque
   };
   if (runner.scenario.hypervisor !== null) return explainInHypervisor(runner, request, guard);
   const dev = guard('--device', () => runner.device(request.device));
-  const hw = hardwareIdentity(runner.machine, dev);
+  const hw = hardwareIdentity(runner.vm ?? runner.machine, dev);
   if (hw === null) throw new ScenarioError([`${dev.name}: its DMA is not translated by an IOMMU model of this machine`]);
   const iova = guard('--iova', () => runner.resolveDma(request.iova));
   const base = { device: dev.name, deviceId: hw.deviceId, iommu: hw.iommu.node.path, iova, access: request.write ? ('write' as const) : ('read' as const), pasid: request.pasid };
   const iommu = hw.iommu;
   switch (iommu.kind) {
     case 'riscv-iommu':
-      return explainRiscvIommu(runner, iommu.node.path, iommu.model, base, request.cold);
+      return explainRiscvIommu(runner, hw.kernel, iommu.node.path, iommu.model, base, request.cold);
     case 'smmuv3':
-      return explainSmmuV3(runner, iommu.node.path, iommu.model, base, request.cold);
+      return explainSmmuV3(runner, hw.kernel, iommu.node.path, iommu.model, base, request.cold);
     case 'virtio-iommu':
-      return explainVirtioIommu(runner, iommu, base, request.cold);
+      return explainVirtioIommu(runner, hw.kernel, iommu, base, request.cold);
     case 'ipmmu-vmsa':
       throw new ScenarioError([`${dev.name}: its IPMMU has no kernel driver here; explain it after a hypervisor scenario (hypervisor: xen)`]);
   }

@@ -30,6 +30,7 @@ import type { RiscvIommu, RiscvIommuStatistics } from '../../hw/riscv-iommu/risc
 import { riscvIommuOf } from '../../os/drivers/riscv-iommu/index.js';
 import { hex } from '../../sim/u64.js';
 import { ScenarioError } from '../errors.js';
+import type { Kernel } from '../../os/kernel/kernel.js';
 import type { ScenarioRunner } from '../run.js';
 import type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
 
@@ -214,8 +215,8 @@ function whyFault(cause: number, accesses: readonly ExplainedAccess[], e: Pick<E
 /** What explain knows before the translation: the request and where it goes. */
 export type ExplainBase = Pick<Explanation, 'device' | 'deviceId' | 'iommu' | 'iova' | 'access' | 'pasid'>;
 
-export function explainRiscvIommu(runner: ScenarioRunner, node: string, model: RiscvIommu, request: ExplainBase, cold: boolean): Explanation {
-  const kernel = runner.kernel;
+/** `kernel`: the kernel whose driver programs the IOMMU (a pair's host for an assigned device). */
+export function explainRiscvIommu(runner: ScenarioRunner, kernel: Kernel, node: string, model: RiscvIommu, request: ExplainBase, cold: boolean): Explanation {
   let coldCommands: string[] = [];
   if (cold) {
     const driver = riscvIommuOf(kernel.iommu.instances.find((i) => i.node.path === node));

@@ -17,6 +17,7 @@ import { Outcome, RecordingTracer, type SmmuTracedFetch, type SmmuV3 } from '../
 import { smmuV3Of } from '../../os/drivers/arm-smmu-v3/index.js';
 import { hex } from '../../sim/u64.js';
 import { ScenarioError } from '../errors.js';
+import type { Kernel } from '../../os/kernel/kernel.js';
 import type { ScenarioRunner } from '../run.js';
 import type { ExplainBase } from './riscv-iommu.js';
 import type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
@@ -133,8 +134,8 @@ function permissionWords(perms: number): string {
   return granted.length === 0 ? 'none' : granted.join(', ');
 }
 
-export function explainSmmuV3(runner: ScenarioRunner, node: string, model: SmmuV3, request: ExplainBase, cold: boolean): Explanation {
-  const kernel = runner.kernel;
+/** `kernel`: the kernel whose driver programs the SMMU. */
+export function explainSmmuV3(runner: ScenarioRunner, kernel: Kernel, node: string, model: SmmuV3, request: ExplainBase, cold: boolean): Explanation {
   let coldCommands: string[] = [];
   if (cold) {
     const driver = smmuV3Of(kernel.iommu.instances.find((i) => i.node.path === node));

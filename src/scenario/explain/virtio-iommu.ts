@@ -18,6 +18,7 @@ import { MapFlag } from '../../formats/virtio-iommu/requests.js';
 import type { VirtioIommuMapping, VirtioIommuStatistics } from '../../hw/virtio-iommu/index.js';
 import type { MachineVirtioIommu } from '../../platform/machine/machine.js';
 import { hex } from '../../sim/u64.js';
+import type { Kernel } from '../../os/kernel/kernel.js';
 import type { ScenarioRunner } from '../run.js';
 import type { ExplainBase } from './riscv-iommu.js';
 import type { Explanation } from './types.js';
@@ -40,8 +41,8 @@ function faultReason(before: VirtioIommuStatistics, after: VirtioIommuStatistics
   return FaultReason.Mapping;
 }
 
-export function explainVirtioIommu(runner: ScenarioRunner, iommu: MachineVirtioIommu, request: ExplainBase, cold: boolean): Explanation {
-  const kernel = runner.kernel;
+/** `kernel`: the kernel whose driver talks to the device. */
+export function explainVirtioIommu(runner: ScenarioRunner, kernel: Kernel, iommu: MachineVirtioIommu, request: ExplainBase, cold: boolean): Explanation {
   const model = iommu.model;
   const id = request.deviceId;
   const iova = request.iova;
