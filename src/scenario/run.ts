@@ -602,6 +602,7 @@ export function machineOptions(s: Scenario): MachineOptions {
       },
     },
     smmuv3: { capabilities: c.smmuv3.capabilities, caches: c.smmuv3.caches },
+    ...(c.smmuv3.domainStage === 'auto' ? {} : { smmuv3Driver: { domainStage: c.smmuv3.domainStage } }),
     ipmmu: {
       ...(c.ipmmu.tlb === undefined ? {} : { tlbSets: c.ipmmu.tlb.sets, tlbWays: c.ipmmu.tlb.ways }),
       ...(c.ipmmu.utlbDisabled === undefined ? {} : { utlbDisabled: c.ipmmu.utlbDisabled }),

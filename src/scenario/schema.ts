@@ -48,6 +48,8 @@ export interface ScenarioConfig {
     caches: { iotlb?: CacheConfig; deviceContexts?: CacheConfig; processContexts?: CacheConfig };
   };
   smmuv3: {
+    /** The driver's paging domains: stage 1 (default when the SMMU has it), or stage 2. */
+    domainStage: 'auto' | 's1' | 's2';
     capabilities: Partial<SmmuV3Capabilities>;
     caches: { tlb?: CacheConfig; ste?: CacheConfig; cd?: CacheConfig };
   };
@@ -276,6 +278,7 @@ const configSchema = mapping('config', {
     }).optional(),
   }).optional(),
   smmuv3: mapping('config.smmuv3', {
+    'domain-stage': choice(['auto', 's1', 's2'] as const).optional(),
     capabilities: mapping('capabilities', smmuV3CapabilityShape()).optional(),
     caches: mapping('caches', {
       tlb: cacheGeometry('tlb').optional(),
@@ -341,7 +344,7 @@ function toConfig(raw: RawConfig | undefined): ScenarioConfig {
       directoryLevels: r?.['directory-levels'] as 1 | 2 | 3 | undefined,
       caches: { iotlb: caches?.iotlb, deviceContexts: caches?.['device-contexts'], processContexts: caches?.['process-contexts'] },
     },
-    smmuv3: { capabilities: (raw?.smmuv3?.capabilities ?? {}) as Partial<SmmuV3Capabilities>, caches: { ...raw?.smmuv3?.caches } },
+    smmuv3: { domainStage: raw?.smmuv3?.['domain-stage'] ?? 'auto', capabilities: (raw?.smmuv3?.capabilities ?? {}) as Partial<SmmuV3Capabilities>, caches: { ...raw?.smmuv3?.caches } },
     virtioIommu: {
       pageSizeMask: v?.['page-size-mask'],
       inputRange: v?.['input-range'],

@@ -77,7 +77,7 @@ describe('values', () => {
     expect(scenario.config).toEqual({
       kernel: { defaultDomain: 'translated', invalidation: 'strict', flushQueue: { size: undefined, timeout: undefined } },
       riscvIommu: { capabilities: {}, directoryLevels: undefined, caches: { iotlb: undefined, deviceContexts: undefined, processContexts: undefined } },
-      smmuv3: { capabilities: {}, caches: {} },
+      smmuv3: { domainStage: 'auto', capabilities: {}, caches: {} },
       virtioIommu: { reservedRegions: [] },
       dmaEngine: { bytesPerCycle: 0 },
       ipmmu: {},

@@ -59,6 +59,16 @@ describe('config.smmuv3', () => {
     expect(inv['TLBI_NH_VA by page']).toBe(50 * 4);
   });
 
+  it('domain-stage: s2 gives the driver stage-2 domains: STE Config stage 2, TLBI_S2_IPA on unmap (IHI 0070 5.2, 4.4.5)', () => {
+    const r = runOk(yaml('platform: arm-virt', 'config:', '  smmuv3:', '    domain-stage: s2', ...steps));
+    expect(r.report.workloads[0]).toMatchObject({ verified: 50 });
+    const inv = named(r.report.iommus[0].driver?.invalidations ?? []);
+    expect(inv['TLBI_NH_VA by range'] + inv['TLBI_NH_VA by page']).toBe(0);
+    expect(inv['TLBI_S2_IPA by range'] + inv['TLBI_S2_IPA by page']).toBe(50);
+    expect(named(r.report.iommus[0].walks.byKind)['stage 2']).toBeGreaterThan(0);
+    expect(named(r.report.iommus[0].walks.byKind)['stage 1']).toBe(0);
+  });
+
   it('rejects values outside the architected ranges, naming the key', () => {
     expect(loadErrors(yaml('config:', '  smmuv3:', '    capabilities: { sidBits: 40, httu: sometimes }', ...steps))).toEqual([
       'test.yaml:3: config.smmuv3.capabilities.sidBits: expected a number of StreamID bits from 0 to 32, got 40',

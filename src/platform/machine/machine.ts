@@ -51,7 +51,7 @@ import { ParameterError as VirtioIommuParameterError, VirtioIommu, type Reserved
 import { Xen, type XenOptions } from '../../hyp/xen/index.js';
 import { IommuBindingError, iommuForRid, iommuMapOf, iommusOf, type IommuReference } from '../../os/core/of-iommu.js';
 import type { Driver } from '../../os/driver-model/device.js';
-import { armSmmuV3Driver } from '../../os/drivers/arm-smmu-v3/index.js';
+import { armSmmuV3Driver, createArmSmmuV3Driver, type ArmSmmuV3Options } from '../../os/drivers/arm-smmu-v3/index.js';
 import { dmaEngineDriver } from '../../os/drivers/dma-engine/index.js';
 import { GIC_V2_COMPATIBLE, gicV2Driver } from '../../os/drivers/irqchip/gic-v2.js';
 import { GIC_V3_COMPATIBLE, gicV3Driver } from '../../os/drivers/irqchip/gic-v3.js';
@@ -80,6 +80,8 @@ export interface MachineOptions {
   riscvIommu?: RiscvIommuOptions;
   /** Parameters of every SMMUv3 model (IDR features, queue and table limits, cache sizes). */
   smmuv3?: SmmuV3Options;
+  /** Options of the kernel's SMMUv3 driver (the stage of its paging domains, CMD_SYNC completion). */
+  smmuv3Driver?: ArmSmmuV3Options;
   /** Parameters of every virtio-iommu (the device's configuration and choices, its transport, the guest driver). */
   virtioIommu?: MachineVirtioIommuOptions;
   /** Throughput of DMA engines in bytes per cycle (0: a transfer completes when started). */
@@ -257,13 +259,19 @@ export class Machine {
     this.hypervisor = hypervisorOf(tree);
   }
 
+  /** The platform's drivers, the SMMUv3 one with the machine's options. */
+  private drivers(): Driver[] {
+    const smmu = this.options.smmuv3Driver;
+    return PLATFORM_DRIVERS.map((d) => (d === armSmmuV3Driver && smmu !== undefined ? createArmSmmuV3Driver(smmu) : d));
+  }
+
   /** Boots the kernel (once) from the machine's DTB with the platform's drivers; a Xen device tree boots Xen instead (`bootXen()`). */
   boot(): Kernel {
     if (this.bootedKernel !== null) return this.bootedKernel;
     if (this.hypervisor !== null) throw new MachineError(`this device tree boots the Xen hypervisor (/chosen has ${XEN_BOOTARGS} or a multiboot module): boot it with bootXen()`);
     const kernel = new Kernel(
       { dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart },
-      { ...this.options.kernel, drivers: [...PLATFORM_DRIVERS, this.virtioBus.mmioDriver, this.virtioBus.pciDriver] },
+      { ...this.options.kernel, drivers: [...this.drivers(), this.virtioBus.mmioDriver, this.virtioBus.pciDriver] },
     );
     kernel.boot();
     this.bootedKernel = kernel;
