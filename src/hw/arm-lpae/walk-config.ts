@@ -77,8 +77,15 @@ export interface Stage2Fields {
   xnx?: boolean;
 }
 
+/** The features of the last implementation asked about: decoding a CD or STE allocates nothing. */
+const lastFeatures: VmsaFeatures = { smallTables: false, largeVa: false, largePa: false };
+
 function features(impl: VmsaImplementation): VmsaFeatures {
-  return { smallTables: impl.smallTables === true, largeVa: impl.largeVa === true, largePa: impl.paBits >= 52 };
+  const f = lastFeatures;
+  f.smallTables = impl.smallTables === true;
+  f.largeVa = impl.largeVa === true;
+  f.largePa = impl.paBits >= 52;
+  return f;
 }
 
 /** The granule a TG value selects, or why it cannot be used. */
@@ -96,32 +103,53 @@ function inputBits(txsz: number, minBits: number, maxBits: number, impl: VmsaImp
   return `${field} ${txsz} is outside ${64 - maxBits}..${64 - minBits}`;
 }
 
-/** A stage-1 walk configuration, or why the fields cannot be walked. */
-export function stage1WalkConfig(fields: Stage1Fields, impl: VmsaImplementation): VmsaWalkConfig | string {
+/**
+ * A stage-1 walk configuration, or why the fields cannot be walked. With `into`, the
+ * configuration is written there (every field) and `into` returned: no allocation.
+ */
+export function stage1WalkConfig(fields: Stage1Fields, impl: VmsaImplementation, into?: VmsaWalkConfig): VmsaWalkConfig | string {
   const g = granule(fields.tgField === 0 ? granuleFromTg0(fields.tg) : granuleFromTg1(fields.tg), fields.tg, fields.tgField === 0 ? 'TG0' : 'TG1', impl);
   if (typeof g === 'string') return g;
   const f = features(impl);
   const bits = inputBits(fields.txsz, minInputBits(g, f), maxInputBits(g, 1, f), impl, fields.tgField === 0 ? 'T0SZ' : 'T1SZ');
   if (typeof bits === 'string') return bits;
-  return {
-    stage: 1,
-    granuleLog2: g,
-    inputBits: bits,
-    startLevel: initialLevel(g, bits),
-    concatenated: 1,
-    outputBits: effectiveOutputBits(fields.ips, impl.paBits, g, f.largePa === true),
-    bigEndian: fields.bigEndian,
-    hardwareAccessFlag: fields.hardwareAccessFlag,
-    hardwareDirty: fields.hardwareDirty,
-    hierarchicalPermissionsDisabled: fields.hierarchicalPermissionsDisabled,
-    largePhysicalAddresses: f.largePa === true,
-    singlePrivilegeLevel: fields.singlePrivilegeLevel === true,
-    writeExecuteNever: fields.writeExecuteNever === true,
-  };
+  const outputBits = effectiveOutputBits(fields.ips, impl.paBits, g, f.largePa === true);
+  if (into === undefined) {
+    return {
+      stage: 1,
+      granuleLog2: g,
+      inputBits: bits,
+      startLevel: initialLevel(g, bits),
+      concatenated: 1,
+      outputBits,
+      bigEndian: fields.bigEndian,
+      hardwareAccessFlag: fields.hardwareAccessFlag,
+      hardwareDirty: fields.hardwareDirty,
+      hierarchicalPermissionsDisabled: fields.hierarchicalPermissionsDisabled,
+      largePhysicalAddresses: f.largePa === true,
+      singlePrivilegeLevel: fields.singlePrivilegeLevel === true,
+      writeExecuteNever: fields.writeExecuteNever === true,
+    };
+  }
+  into.stage = 1;
+  into.granuleLog2 = g;
+  into.inputBits = bits;
+  into.startLevel = initialLevel(g, bits);
+  into.concatenated = 1;
+  into.outputBits = outputBits;
+  into.bigEndian = fields.bigEndian;
+  into.hardwareAccessFlag = fields.hardwareAccessFlag;
+  into.hardwareDirty = fields.hardwareDirty;
+  into.hierarchicalPermissionsDisabled = fields.hierarchicalPermissionsDisabled;
+  into.largePhysicalAddresses = f.largePa === true;
+  into.singlePrivilegeLevel = fields.singlePrivilegeLevel === true;
+  into.writeExecuteNever = fields.writeExecuteNever === true;
+  into.xnx = false;
+  return into;
 }
 
-/** A stage-2 walk configuration, or why the fields cannot be walked. */
-export function stage2WalkConfig(fields: Stage2Fields, impl: VmsaImplementation): VmsaWalkConfig | string {
+/** A stage-2 walk configuration, or why the fields cannot be walked; `into` as for stage1WalkConfig. */
+export function stage2WalkConfig(fields: Stage2Fields, impl: VmsaImplementation, into?: VmsaWalkConfig): VmsaWalkConfig | string {
   const g = granule(granuleFromTg0(fields.tg), fields.tg, 'TG', impl);
   if (typeof g === 'string') return g;
   const f = features(impl);
@@ -131,18 +159,36 @@ export function stage2WalkConfig(fields: Stage2Fields, impl: VmsaImplementation)
   const inconsistent = stage2ConfigError(g, bits, fields.sl0, impl.paBits, f);
   if (inconsistent !== null) return inconsistent;
   const startLevel = stage2LevelFromSl0(g, fields.sl0) as number;
-  return {
-    stage: 2,
-    granuleLog2: g,
-    inputBits: bits,
-    startLevel,
-    concatenated: concatenatedTables(g, bits, startLevel),
-    outputBits: effectiveOutputBits(fields.ps, impl.paBits, g, f.largePa === true),
-    bigEndian: fields.bigEndian,
-    hardwareAccessFlag: fields.hardwareAccessFlag,
-    hardwareDirty: fields.hardwareDirty,
-    hierarchicalPermissionsDisabled: false,
-    largePhysicalAddresses: f.largePa === true,
-    xnx: fields.xnx === true,
-  };
+  const outputBits = effectiveOutputBits(fields.ps, impl.paBits, g, f.largePa === true);
+  if (into === undefined) {
+    return {
+      stage: 2,
+      granuleLog2: g,
+      inputBits: bits,
+      startLevel,
+      concatenated: concatenatedTables(g, bits, startLevel),
+      outputBits,
+      bigEndian: fields.bigEndian,
+      hardwareAccessFlag: fields.hardwareAccessFlag,
+      hardwareDirty: fields.hardwareDirty,
+      hierarchicalPermissionsDisabled: false,
+      largePhysicalAddresses: f.largePa === true,
+      xnx: fields.xnx === true,
+    };
+  }
+  into.stage = 2;
+  into.granuleLog2 = g;
+  into.inputBits = bits;
+  into.startLevel = startLevel;
+  into.concatenated = concatenatedTables(g, bits, startLevel);
+  into.outputBits = outputBits;
+  into.bigEndian = fields.bigEndian;
+  into.hardwareAccessFlag = fields.hardwareAccessFlag;
+  into.hardwareDirty = fields.hardwareDirty;
+  into.hierarchicalPermissionsDisabled = false;
+  into.largePhysicalAddresses = f.largePa === true;
+  into.singlePrivilegeLevel = false;
+  into.writeExecuteNever = false;
+  into.xnx = fields.xnx === true;
+  return into;
 }

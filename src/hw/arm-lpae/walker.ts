@@ -18,7 +18,7 @@
 // 52-bit 4 KiB / 16 KiB formats, level -1), VMSAv9-128, Indirect and Overlay permissions,
 // hardware-managed Table descriptor Access flags (FEAT_HAFT), PBHA.
 
-import { applyApTable, blockAllowed, DescHi, DescLo, FINAL_LEVEL, MAX_CONCATENATION_BITS, Perm, permits, stage1Permissions, stage2Permissions, type GranuleLog2 } from '../../formats/arm-lpae/index.js';
+import { applyApTable, blockAllowed, DescHi, DescLo, FINAL_LEVEL as LEAF_LEVEL, MAX_CONCATENATION_BITS, Perm, permits, stage1Permissions, stage2Permissions, type GranuleLog2 } from '../../formats/arm-lpae/index.js';
 import { bswap32 } from '../../sim/u64.js';
 
 export interface VmsaWalkConfig {
@@ -88,13 +88,18 @@ export interface DescriptorMemory {
 export const VmsaFault = { None: 0, Translation: 1, AddressSize: 2, AccessFlag: 3, Permission: 4, ExternalAbort: 5 } as const;
 export type VmsaFaultValue = (typeof VmsaFault)[keyof typeof VmsaFault];
 
+// A non-exported copy for the walk: V8 folds a module constant into optimized code, not an
+// exported (or imported) binding.
+const Fault = VmsaFault;
+
 /** The Arm ARM's names of the faults, for messages and traces. */
 export const VMSA_FAULT_NAMES: readonly string[] = ['none', 'Translation fault', 'Address size fault', 'Access flag fault', 'Permission fault', 'Synchronous External abort on translation table walk'];
 
 const TWO_32 = 4294967296;
+const INV_TWO_32 = 2 ** -32;
 /** 2^n and 2^-n, n = 0..64, as exact doubles. */
-const POW2: readonly number[] = Array.from({ length: 65 }, (_, n) => 2 ** n);
-const INV_POW2: readonly number[] = Array.from({ length: 65 }, (_, n) => 2 ** -n);
+const POW2 = Float64Array.from({ length: 65 }, (_, n) => 2 ** n);
+const INV_POW2 = Float64Array.from({ length: 65 }, (_, n) => 2 ** -n);
 /** 2^n - 1 for n = 0..31, as 32-bit integers. */
 const LOW_MASK = Int32Array.from({ length: 32 }, (_, n) => 2 ** n - 1);
 
@@ -102,6 +107,12 @@ const LOW_MASK = Int32Array.from({ length: 32 }, (_, n) => 2 ** n - 1);
 function shiftDown(pn: number, shift: number): number {
   return shift < 32 && pn < TWO_32 ? pn >>> shift : Math.floor(pn * INV_POW2[shift]);
 }
+
+// The descriptor fields and the last level as module constants, which the compiler folds (it
+// does not fold imported bindings, nor an imported object's properties).
+const FINAL_LEVEL = LEAF_LEVEL;
+const { AF, AP2, AP_MASK, AP_SHIFT, ATTR_INDX_MASK, ATTR_INDX_SHIFT, MEM_ATTR_MASK, MEM_ATTR_SHIFT, NG, NS, OA_51_48_MASK, OA_51_48_SHIFT, SH_MASK, SH_SHIFT, TABLE_OR_PAGE, VALID } = DescLo;
+const { ADDRESS_MASK, AP_TABLE_MASK, AP_TABLE_SHIFT, CONTIGUOUS, DBM, NS_TABLE, PXN, PXN_TABLE, S2_XN_MASK, S2_XN_SHIFT, UXN, XN_TABLE } = DescHi;
 
 export class VmsaWalker {
   /**
@@ -115,7 +126,7 @@ export class VmsaWalker {
   // ---- results of the last walk (valid until the next) ---------------------------------
 
   /** VmsaFault of the last walk. */
-  fault: number = VmsaFault.None;
+  fault: number = Fault.None;
   /**
    * Level at which the walk stopped: the faulting lookup, or the leaf's level. Faults found
    * before the first lookup (input address out of range, table base beyond the output size, a
@@ -193,7 +204,7 @@ export class VmsaWalker {
    * access to an unprivileged write), R NSXRD. Both updates go in one compare-and-swap.
    */
   walk(config: VmsaWalkConfig, memory: DescriptorMemory, tableAddressHi: number, tableAddressLo: number, inputPage: number, write: boolean, privileged = true): number {
-    this.fault = VmsaFault.None;
+    this.fault = Fault.None;
     this.faultLevel = 0;
     this.accessFlagUpdated = false;
     this.dirtyStateUpdated = false;
@@ -206,8 +217,7 @@ export class VmsaWalker {
     const start = config.startLevel;
     const stage1 = config.stage === 1;
     const lpa = g === 16 && config.largePhysicalAddresses === true;
-    let base = tableAddressHi * TWO_32 + (tableAddressLo >>> 0);
-    this.setDescriptorAddress(base);
+    const tableBase = tableAddressHi * TWO_32 + (tableAddressLo >>> 0);
 
     // A configuration the caller should have refused cannot be walked (AArch64.S2InconsistentSL
     // and its stage-1 equivalent: a level 0 Translation fault).
@@ -223,17 +233,25 @@ export class VmsaWalker {
       config.inputBits > 52 ||
       config.outputBits > 52
     ) {
-      return this.stop(VmsaFault.Translation, 0);
+      return this.stopAt(Fault.Translation, tableBase);
     }
     // An input address beyond the configured size: a level 0 Translation fault (D8.1.9).
-    if (!(inputPage >= 0 && inputPage < POW2[config.inputBits - 12])) return this.stop(VmsaFault.Translation, 0);
-    base -= base % POW2[startBits + 3];
-    this.setDescriptorAddress(base);
+    if (!(inputPage >= 0 && inputPage < POW2[config.inputBits - 12])) return this.stopAt(Fault.Translation, tableBase);
+    const alignedBase = Math.floor(tableBase * INV_POW2[startBits + 3]) * POW2[startBits + 3];
     // A table base beyond the output size: an Address size fault at level 0 (D8.2.3).
-    if (base >= POW2[config.outputBits]) return this.stop(VmsaFault.AddressSize, 0);
+    if (alignedBase >= POW2[config.outputBits]) return this.stopAt(Fault.AddressSize, alignedBase);
 
+    // Table addresses as halves from here on (integer arithmetic, no rounding): a table is
+    // aligned to its size, so base + index * 8 never carries into the high half.
+    // The high half is below 2^20 here: a 32-bit integer (`| 0`), as nextHi below, so that the
+    // compiler keeps it one.
+    let baseHi = Math.floor(alignedBase * INV_TWO_32) | 0;
+    let baseLo = alignedBase - baseHi * TWO_32;
     const bigEndian = config.bigEndian;
     const outputLimit = POW2[config.outputBits];
+    // The output limit as halves: an address is beyond it when hi > limitHi, or hi == limitHi and lo >= limitLo.
+    const limitHi = config.outputBits >= 32 ? POW2[config.outputBits - 32] : 0;
+    const limitLo = config.outputBits >= 32 ? 0 : POW2[config.outputBits];
     let level = start;
     let width = startBits;
     let apTable = 0;
@@ -244,74 +262,77 @@ export class VmsaWalker {
     for (;;) {
       const shift = g + (FINAL_LEVEL - level) * stride - 12;
       const index = shiftDown(inputPage, shift) & LOW_MASK[width];
-      this.setDescriptorAddress(base + index * 8);
+      const addressHi = baseHi;
+      const addressLo = baseLo + index * 8;
+      this.descriptorAddressHi = addressHi;
+      this.descriptorAddressLo = addressLo;
       this.faultLevel = level;
-      const addressHi = this.descriptorAddressHi;
-      const addressLo = this.descriptorAddressLo;
       this.descriptorReads++;
-      if (!memory.read64(addressHi, addressLo)) return this.stop(VmsaFault.ExternalAbort, level);
+      if (!memory.read64(addressHi, addressLo)) return this.stop(Fault.ExternalAbort, level);
       const rawLo = memory.lo >>> 0;
       const rawHi = memory.hi >>> 0;
       let lo = bigEndian ? bswap32(rawHi) : rawLo;
       const hi = bigEndian ? bswap32(rawLo) : rawHi;
 
-      if ((lo & DescLo.VALID) === 0) return this.stop(VmsaFault.Translation, level);
-      if (level < FINAL_LEVEL && (lo & DescLo.TABLE_OR_PAGE) !== 0) {
+      if ((lo & VALID) === 0) return this.stop(Fault.Translation, level);
+      if (level < FINAL_LEVEL && (lo & TABLE_OR_PAGE) !== 0) {
         // Table descriptor: the next-level table address, bits [47:granule] (and [51:48]).
-        let next = (hi & DescHi.ADDRESS_MASK) * TWO_32 + (lo >>> g) * POW2[g];
-        if (lpa) next += ((lo & DescLo.OA_51_48_MASK) >>> DescLo.OA_51_48_SHIFT) * POW2[48];
-        if (next >= outputLimit) return this.stop(VmsaFault.AddressSize, level);
+        let nextHi = hi & ADDRESS_MASK;
+        if (lpa) nextHi |= ((lo & OA_51_48_MASK) >>> OA_51_48_SHIFT) << 16;
+        const nextLo = (lo & ~LOW_MASK[g]) >>> 0;
+        if (nextHi > limitHi || (nextHi === limitHi && nextLo >= limitLo)) return this.stop(Fault.AddressSize, level);
         if (stage1) {
           // Stage-2 table descriptors have these bits RES0.
-          if ((hi & DescHi.NS_TABLE) !== 0) nsTable = true;
+          if ((hi & NS_TABLE) !== 0) nsTable = true;
           if (!config.hierarchicalPermissionsDisabled) {
-            apTable |= (hi & DescHi.AP_TABLE_MASK) >>> DescHi.AP_TABLE_SHIFT;
-            if ((hi & DescHi.XN_TABLE) !== 0) xnTable = true;
-            if ((hi & DescHi.PXN_TABLE) !== 0) pxnTable = true;
+            apTable |= (hi & AP_TABLE_MASK) >>> AP_TABLE_SHIFT;
+            if ((hi & XN_TABLE) !== 0) xnTable = true;
+            if ((hi & PXN_TABLE) !== 0) pxnTable = true;
           }
         }
-        base = next;
+        baseHi = nextHi;
+        baseLo = nextLo;
         level++;
         width = stride;
         continue;
       }
       // A block where the granule permits none, or 0b01 at level 3: invalid (Table D8-48).
-      if (level < FINAL_LEVEL ? !blockAllowed(g, level, lpa) : (lo & DescLo.TABLE_OR_PAGE) === 0) return this.stop(VmsaFault.Translation, level);
+      if (level < FINAL_LEVEL ? !blockAllowed(g, level, lpa) : (lo & TABLE_OR_PAGE) === 0) return this.stop(Fault.Translation, level);
 
       // Block or Page descriptor: the output address, bits [47:leafShift] (and [51:48]).
       const leafShift = g + (FINAL_LEVEL - level) * stride;
-      let oa = leafShift < 32 ? (hi & DescHi.ADDRESS_MASK) * TWO_32 + (lo >>> leafShift) * POW2[leafShift] : ((hi & DescHi.ADDRESS_MASK) >>> (leafShift - 32)) * POW2[leafShift];
-      if (lpa) oa += ((lo & DescLo.OA_51_48_MASK) >>> DescLo.OA_51_48_SHIFT) * POW2[48];
-      if (oa >= outputLimit) return this.stop(VmsaFault.AddressSize, level);
+      let oa = leafShift < 32 ? (hi & ADDRESS_MASK) * TWO_32 + (lo >>> leafShift) * POW2[leafShift] : ((hi & ADDRESS_MASK) >>> (leafShift - 32)) * POW2[leafShift];
+      if (lpa) oa += ((lo & OA_51_48_MASK) >>> OA_51_48_SHIFT) * POW2[48];
+      if (oa >= outputLimit) return this.stop(Fault.AddressSize, level);
 
       // Dirty state (D8.5.2.1): writable-clean is write permission withheld only by AP[2] / S2AP[1].
-      const dbm = (hi & DescHi.DBM) !== 0;
+      const dbm = (hi & DBM) !== 0;
       let writableClean = false;
-      if (config.hardwareDirty && dbm) writableClean = stage1 ? (lo & DescLo.AP2) !== 0 && (apTable & 2) === 0 : (lo & DescLo.AP2) === 0;
+      if (config.hardwareDirty && dbm) writableClean = stage1 ? (lo & AP2) !== 0 && (apTable & 2) === 0 : (lo & AP2) === 0;
       let newLo = lo;
       let dirtyUpdate = false;
       if (write && writableClean) {
-        const unprivOk = config.singlePrivilegeLevel === true || privileged || (applyApTable((lo & DescLo.AP_MASK) >>> DescLo.AP_SHIFT, apTable) & 1) !== 0;
+        const unprivOk = config.singlePrivilegeLevel === true || privileged || (applyApTable((lo & AP_MASK) >>> AP_SHIFT, apTable) & 1) !== 0;
         if (!stage1 || unprivOk) {
-          newLo = stage1 ? (lo & ~DescLo.AP2) >>> 0 : (lo | DescLo.AP2) >>> 0;
+          newLo = stage1 ? (lo & ~AP2) >>> 0 : (lo | AP2) >>> 0;
           dirtyUpdate = true;
         }
       }
       // Access flag (D8.5.1): a fault without hardware management; otherwise set, in the same
       // atomic update as the dirty state (R PRHKD).
-      const accessed = (lo & DescLo.AF) !== 0;
+      const accessed = (lo & AF) !== 0;
       if (!accessed) {
-        if (!config.hardwareAccessFlag) return this.stop(VmsaFault.AccessFlag, level);
-        newLo = (newLo | DescLo.AF) >>> 0;
+        if (!config.hardwareAccessFlag) return this.stop(Fault.AccessFlag, level);
+        newLo = (newLo | AF) >>> 0;
       }
       if (newLo !== lo) {
         this.descriptorUpdates++;
         const storeLo = bigEndian ? bswap32(hi) : newLo;
         const storeHi = bigEndian ? bswap32(newLo) : hi;
-        if (!memory.cas64(addressHi, addressLo, rawLo, rawHi, storeLo, storeHi)) return this.stop(VmsaFault.ExternalAbort, level);
+        if (!memory.cas64(addressHi, addressLo, rawLo, rawHi, storeLo, storeHi)) return this.stop(Fault.ExternalAbort, level);
         if (!memory.swapped) {
           // Memory changed under the update: decide again from what it holds now.
-          if (++retries > VmsaWalker.MAX_UPDATE_RETRIES) return this.stop(VmsaFault.ExternalAbort, level);
+          if (++retries > VmsaWalker.MAX_UPDATE_RETRIES) return this.stop(Fault.ExternalAbort, level);
           continue;
         }
         this.accessFlagUpdated = !accessed;
@@ -329,26 +350,26 @@ export class VmsaWalker {
       this.outputPage = oa * INV_POW2[12] + pagesIn;
       this.writableClean = writableClean;
       this.dirtyBitModifier = dbm;
-      this.shareability = (lo & DescLo.SH_MASK) >>> DescLo.SH_SHIFT;
-      this.contiguous = (hi & DescHi.CONTIGUOUS) !== 0;
+      this.shareability = (lo & SH_MASK) >>> SH_SHIFT;
+      this.contiguous = (hi & CONTIGUOUS) !== 0;
       if (stage1) {
         const single = config.singlePrivilegeLevel === true;
-        const ap = applyApTable((lo & DescLo.AP_MASK) >>> DescLo.AP_SHIFT, apTable);
-        const uxn = (hi & DescHi.UXN) !== 0 || xnTable;
-        const pxn = (hi & DescHi.PXN) !== 0 || pxnTable;
+        const ap = applyApTable((lo & AP_MASK) >>> AP_SHIFT, apTable);
+        const uxn = (hi & UXN) !== 0 || xnTable;
+        const pxn = (hi & PXN) !== 0 || pxnTable;
         this.permissions = stage1Permissions(ap, uxn, pxn, single, config.writeExecuteNever === true, writableClean);
-        this.attrIndex = (lo & DescLo.ATTR_INDX_MASK) >>> DescLo.ATTR_INDX_SHIFT;
+        this.attrIndex = (lo & ATTR_INDX_MASK) >>> ATTR_INDX_SHIFT;
         this.memAttr = 0;
-        this.notGlobal = !single && (lo & DescLo.NG) !== 0;
-        this.nonSecure = nsTable || (lo & DescLo.NS) !== 0;
+        this.notGlobal = !single && (lo & NG) !== 0;
+        this.nonSecure = nsTable || (lo & NS) !== 0;
       } else {
-        this.permissions = stage2Permissions((lo & DescLo.AP_MASK) >>> DescLo.AP_SHIFT, (hi & DescHi.S2_XN_MASK) >>> DescHi.S2_XN_SHIFT, config.xnx === true);
+        this.permissions = stage2Permissions((lo & AP_MASK) >>> AP_SHIFT, (hi & S2_XN_MASK) >>> S2_XN_SHIFT, config.xnx === true);
         this.attrIndex = 0;
-        this.memAttr = (lo & DescLo.MEM_ATTR_MASK) >>> DescLo.MEM_ATTR_SHIFT;
+        this.memAttr = (lo & MEM_ATTR_MASK) >>> MEM_ATTR_SHIFT;
         this.notGlobal = false;
         this.nonSecure = false;
       }
-      return VmsaFault.None;
+      return Fault.None;
     }
   }
 
@@ -372,10 +393,12 @@ export class VmsaWalker {
     return (this.permissions & (Perm.PrivExec | Perm.UnprivExec)) === (Perm.PrivExec | Perm.UnprivExec);
   }
 
-  private setDescriptorAddress(address: number): void {
-    const hi = Math.floor(address * INV_POW2[32]);
+  /** A fault found before the first lookup: level 0, reported at the table base `address`. */
+  private stopAt(fault: number, address: number): number {
+    const hi = Math.floor(address * INV_TWO_32);
     this.descriptorAddressHi = hi;
     this.descriptorAddressLo = address - hi * TWO_32;
+    return this.stop(fault, 0);
   }
 
   private stop(fault: number, level: number): number {

@@ -5,21 +5,32 @@
 // GERROR.CMDQ_ERR activated; acknowledging the error restarts consumption at that command
 // (re-fetched, so software may fix it in place), 7.1.
 
-import { COMMAND_SIZE, Opcode, opcodeName, reservedBits } from '../../formats/smmuv3/commands.js';
-import { CmdqError, Gerror } from '../../formats/smmuv3/registers.js';
+import { CFGI_ALL_RANGE as CFGI_ALL_RANGE_IMPORT, COMMAND_SIZE, Opcode as OpcodeImport, opcodeName, reservedBits } from '../../formats/smmuv3/commands.js';
+import { CmdqError as CmdqErrorImport, Gerror as GerrorImport } from '../../formats/smmuv3/registers.js';
 import { AccessStatus } from '../../sim/physical-memory.js';
 import type { BusPort } from './bus-port.js';
 import type { Configuration } from './configuration.js';
 import type { Interrupts } from './interrupts.js';
 import type { SmmuV3Parameters } from './parameters.js';
 import { QueueRegisters } from './queue-registers.js';
-import { TlbRegime, type Tlb } from './tlb.js';
+import { TlbRegime as TlbRegimeImport, type Tlb } from './tlb.js';
+
+// Local copies of imported constants, read on every command: V8 folds a module constant's
+// properties into optimized code, not an import's.
+const Opcode = OpcodeImport;
+const CmdqError = CmdqErrorImport;
+const Gerror = GerrorImport;
+const TlbRegime = TlbRegimeImport;
+const CFGI_ALL_RANGE = CFGI_ALL_RANGE_IMPORT;
+const ACCESS_OK = AccessStatus.Ok;
 
 const ERR_SHIFT = 24;
 const ERR_MASK = 0x7f << ERR_SHIFT;
 const TWO_20 = 0x10_0000;
 /** CMD_PRI_RESP.Resp to the PCIe PRG Response Code: ResponseFailure, InvalidRequest, Success. */
 const PRI_RESPONSE_CODES = [0xf, 0x1, 0x0];
+/** Where CMD_CFGI_ALL (CMD_CFGI_STE_RANGE with Range 31) is counted: after the 256 opcodes. */
+const CFGI_ALL_INDEX = 256;
 
 /** What the Command queue needs from the rest of the SMMU. */
 export interface CommandQueueHooks {
@@ -38,8 +49,6 @@ export interface CommandQueueHooks {
 }
 
 export interface CommandQueueStats {
-  /** Commands consumed, by name ("CMD_TLBI_NH_VA"). */
-  byName: Map<string, number>;
   errors: { ill: number; abt: number; atcInvSync: number };
   syncs: number;
   atcInvalidations: number;
@@ -50,7 +59,6 @@ export interface CommandQueueStats {
 export class CommandQueue {
   readonly regs: QueueRegisters;
   readonly stats: CommandQueueStats = {
-    byName: new Map(),
     errors: { ill: 0, abt: 0, atcInvSync: 0 },
     syncs: 0,
     atcInvalidations: 0,
@@ -61,6 +69,9 @@ export class CommandQueue {
   atcFailed = false;
   private readonly reserved: Uint32Array;
   private readonly implemented: Uint8Array;
+  /** Commands consumed by opcode, CMD_CFGI_ALL at index CFGI_ALL_INDEX; and the indexes in the order first consumed. */
+  private readonly consumed = new Float64Array(CFGI_ALL_INDEX + 1);
+  private readonly consumedOrder: number[] = [];
   private processing = false;
   private signal = 0;
 
@@ -100,6 +111,13 @@ export class CommandQueue {
     this.atcFailed = false;
   }
 
+  /** Commands consumed, by name ("CMD_TLBI_NH_VA"), in the order each was first consumed. */
+  get byName(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const i of this.consumedOrder) m.set(i === CFGI_ALL_INDEX ? 'CMD_CFGI_ALL' : opcodeName(i), this.consumed[i]);
+    return m;
+  }
+
   /** CMDQ_CONS.ERR. */
   get error(): number {
     return (this.regs.cons & ERR_MASK) >>> ERR_SHIFT;
@@ -115,13 +133,14 @@ export class CommandQueue {
       let consumed = 0;
       while (this.hooks.enabled() && !this.interrupts.isActive(Gerror.CMDQ_ERR) && !regs.empty) {
         const at = regs.entryAddress(regs.index(regs.cons));
-        if (this.port.read(at.page, at.offset, 2) !== AccessStatus.Ok) {
+        if (this.port.read(at.page, at.offset, 2) !== ACCESS_OK) {
           this.fail(CmdqError.Abort);
           break;
         }
         this.signal = 0;
-        const w = this.port.words;
-        const error = this.execute(w[0] >>> 0, w[1] >>> 0, w[2] >>> 0, w[3] >>> 0);
+        const b = this.port.block;
+        const i = this.port.blockAt;
+        const error = this.execute(b[i] >>> 0, b[i + 1] >>> 0, b[i + 2] >>> 0, b[i + 3] >>> 0);
         if (error !== CmdqError.None) {
           this.fail(error);
           break;
@@ -163,7 +182,7 @@ export class CommandQueue {
   private execute(w0: number, w1: number, w2: number, w3: number): number {
     const op = w0 & 0xff;
     const c = this.params.capabilities;
-    this.count(op === Opcode.CFGI_STE_RANGE && (w2 & 0x1f) === 31 ? 'CMD_CFGI_ALL' : opcodeName(op));
+    this.count(op === Opcode.CFGI_STE_RANGE && (w2 & 0x1f) === CFGI_ALL_RANGE ? CFGI_ALL_INDEX : op);
     if (this.implemented[op] === 0) return CmdqError.Ill;
     if (this.params.checkReservedCommandFields) {
       const r = this.reserved;
@@ -193,7 +212,7 @@ export class CommandQueue {
         return CmdqError.None;
       case Opcode.CFGI_STE_RANGE: {
         const range = w2 & 0x1f;
-        if (range === 31) {
+        if (range === CFGI_ALL_RANGE) {
           this.config.invalidateAll();
           return CmdqError.None;
         }
@@ -332,8 +351,8 @@ export class CommandQueue {
     return CmdqError.None;
   }
 
-  private count(name: string): void {
-    this.stats.byName.set(name, (this.stats.byName.get(name) ?? 0) + 1);
+  private count(index: number): void {
+    if (this.consumed[index]++ === 0) this.consumedOrder.push(index);
   }
 }
 

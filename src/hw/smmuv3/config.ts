@@ -4,7 +4,7 @@
 // stall model). Decoding is a cold path (once per configuration-cache fill); translation reads
 // the decoded fields.
 
-import { stage1WalkConfig, stage2WalkConfig, type VmsaImplementation } from '../arm-lpae/walk-config.js';
+import { stage1WalkConfig, stage2WalkConfig, type Stage1Fields, type Stage2Fields, type VmsaImplementation } from '../arm-lpae/walk-config.js';
 import type { VmsaWalkConfig } from '../arm-lpae/walker.js';
 import { OAS_BITS } from '../../formats/smmuv3/registers.js';
 import type { SmmuV3Capabilities } from './parameters.js';
@@ -25,6 +25,10 @@ export const STREAM_WORLD_NAMES: readonly string[] = ['NS-EL1', 'NS-EL2', 'NS-EL
 export interface SteContext {
   e2h: boolean;
 }
+
+/** The words of an STE and of a CD that decoding reads (the rest is IGNORED or RES0 to this implementation). */
+const STE_DECODED_WORDS = 8;
+const CD_DECODED_WORDS = 6;
 
 /** A decoded STE. Reused: `decode` overwrites every field. */
 export class StreamConfig {
@@ -57,7 +61,14 @@ export class StreamConfig {
   s2ttbLo = 0;
   s2affd = false;
   s2r = false;
+  /** The stage 2 walk configuration (`s2WalkStorage` once decoded), or null. */
   s2Walk: VmsaWalkConfig | null = null;
+  /** Where decoding writes the stage 2 walk configuration: decoding allocates nothing. */
+  readonly s2WalkStorage: VmsaWalkConfig = newWalkConfig();
+  /** What the fields were last decoded from (see ConfigDecoder.decodeSte). */
+  readonly source = new Uint32Array(STE_DECODED_WORDS);
+  sourceE2h = false;
+  sourceDecoder: ConfigDecoder | null = null;
 }
 
 /** A decoded CD. Reused: `decode` overwrites every field. */
@@ -81,6 +92,56 @@ export class ContextConfig {
   affd = false;
   /** Non-global entries are tagged with the ASID; at EL2 (no ASIDs) everything is global. */
   asidTagged = true;
+  /** Where decoding writes the walk configurations of TTB0 and TTB1. */
+  readonly walk0Storage: VmsaWalkConfig = newWalkConfig();
+  readonly walk1Storage: VmsaWalkConfig = newWalkConfig();
+  /** What the fields were last decoded from (see ConfigDecoder.decodeCd). */
+  readonly source = new Uint32Array(CD_DECODED_WORDS);
+  sourceWorld = -1;
+  sourceDecoder: ConfigDecoder | null = null;
+}
+
+/** Whether `source` holds w[at..at+source.length). */
+function sameWords(source: Uint32Array, w: Uint32Array, at: number): boolean {
+  for (let i = 0; i < source.length; i++) if (source[i] !== w[at + i]) return false;
+  return true;
+}
+
+/** Copies w[at..at+source.length) into `source` (without a subarray view, which would allocate). */
+function copyWords(source: Uint32Array, w: Uint32Array, at: number): void {
+  for (let i = 0; i < source.length; i++) source[i] = w[at + i];
+}
+
+/** A walk configuration to be overwritten by a decode. */
+function newWalkConfig(): VmsaWalkConfig {
+  return {
+    stage: 1,
+    granuleLog2: 12,
+    inputBits: 0,
+    startLevel: 0,
+    concatenated: 1,
+    outputBits: 0,
+    bigEndian: false,
+    hardwareAccessFlag: false,
+    hardwareDirty: false,
+    hierarchicalPermissionsDisabled: false,
+    largePhysicalAddresses: false,
+    singlePrivilegeLevel: false,
+    writeExecuteNever: false,
+    xnx: false,
+  };
+}
+
+/** Marks a decoded STE ILLEGAL, saying why. */
+function illegalSte(out: StreamConfig, why: string): StreamConfig {
+  out.illegal = why;
+  return out;
+}
+
+/** Marks a decoded CD ILLEGAL, saying why. */
+function illegalCd(out: ContextConfig, why: string): ContextConfig {
+  out.illegal = why;
+  return out;
 }
 
 /** The number of significant bits of an address held as halves (0 for address 0). */
@@ -100,6 +161,20 @@ function vmsaImplementation(c: SmmuV3Capabilities): VmsaImplementation {
 
 export class ConfigDecoder {
   private readonly impl: VmsaImplementation;
+  // The fields handed to the walk configuration helpers, reused: decoding allocates nothing.
+  private readonly s1Fields: Stage1Fields = {
+    txsz: 0,
+    tg: 0,
+    tgField: 0,
+    ips: 0,
+    bigEndian: false,
+    hardwareAccessFlag: false,
+    hardwareDirty: false,
+    hierarchicalPermissionsDisabled: false,
+    singlePrivilegeLevel: false,
+    writeExecuteNever: false,
+  };
+  private readonly s2Fields: Stage2Fields = { t0sz: 0, sl0: 0, tg: 0, ps: 0, bigEndian: false, hardwareAccessFlag: false, hardwareDirty: false };
 
   constructor(private readonly caps: SmmuV3Capabilities) {
     this.impl = vmsaImplementation(caps);
@@ -112,9 +187,20 @@ export class ConfigDecoder {
 
   /**
    * Decodes the STE whose 16 words are `w[at..at+15]` (little-endian doublewords as halves)
-   * into `out`, applying SteIllegal (5.2.2).
+   * into `out`, applying SteIllegal (5.2.2). Decoding is a function of the words, SMMU_CR2.E2H
+   * and the capabilities only, so an `out` last decoded by this decoder from the same words
+   * and E2H already holds the result: a re-fetch after an invalidation skips the work.
    */
   decodeSte(w: Uint32Array, at: number, ctx: SteContext, out: StreamConfig): StreamConfig {
+    if (out.sourceDecoder === this && out.sourceE2h === ctx.e2h && sameWords(out.source, w, at)) return out;
+    this.decodeSteFields(w, at, ctx, out);
+    copyWords(out.source, w, at);
+    out.sourceE2h = ctx.e2h;
+    out.sourceDecoder = this;
+    return out;
+  }
+
+  private decodeSteFields(w: Uint32Array, at: number, ctx: SteContext, out: StreamConfig): StreamConfig {
     const c = this.caps;
     const w0 = w[at];
     const w1 = w[at + 1];
@@ -150,71 +236,64 @@ export class ConfigDecoder {
     out.eats = 0;
     out.streamWorld = StreamWorld.El1;
 
-    const fail = (why: string): StreamConfig => {
-      out.illegal = why;
-      return out;
-    };
-    if ((w0 & 1) === 0) return fail('STE.V is 0');
+    if ((w0 & 1) === 0) return illegalSte(out, 'STE.V is 0');
     // Config 0b0xx (abort, or reserved behaving as abort) and bypass need nothing else.
     if (out.abort) return out;
-    if (out.s1 && !c.stage1) return fail('stage 1 is enabled but not implemented (IDR0.S1P == 0)');
-    if (out.s2 && !c.stage2) return fail('stage 2 is enabled but not implemented (IDR0.S2P == 0)');
+    if (out.s1 && !c.stage1) return illegalSte(out, 'stage 1 is enabled but not implemented (IDR0.S1P == 0)');
+    if (out.s2 && !c.stage2) return illegalSte(out, 'stage 2 is enabled but not implemented (IDR0.S2P == 0)');
 
     // ATS: EATS is IGNORED without ATS and for bypass; 0b10 (split-stage) is not implemented
     // (IDR0.NS1ATS == 1); 0b11 (DPT) is reserved without DPT and behaves as 0b00.
     if (c.ats && !out.bypass) {
-      if (eats === 2) return fail('STE.EATS selects split-stage ATS, which is not implemented (IDR0.NS1ATS == 1)');
+      if (eats === 2) return illegalSte(out, 'STE.EATS selects split-stage ATS, which is not implemented (IDR0.NS1ATS == 1)');
       out.eats = eats === 1 ? 1 : 0;
     }
 
     // StreamWorld: STRW is used for stage-1-only streams when HYP is implemented (IgnoreSTESTRW).
     const strwUsed = c.stage1 && c.hyp && out.config === 5;
     if (strwUsed) {
-      if ((strw & 1) !== 0) return fail(`STE.STRW ${strw} is reserved`);
+      if ((strw & 1) !== 0) return illegalSte(out, `STE.STRW ${strw} is reserved`);
       if (strw === 2) out.streamWorld = ctx.e2h ? StreamWorld.El2E2h : StreamWorld.El2;
     }
 
     // S2VMID tags the stream's TLB entries unless stage 2 is not implemented or the StreamWorld is EL2 (IgnoreSTES2VMID).
     if (c.stage2 && out.streamWorld === StreamWorld.El1 && !out.bypass && !c.vmid16 && (out.vmid & 0xff00) !== 0) {
-      return fail('STE.S2VMID[15:8] is not zero without 16-bit VMIDs');
+      return illegalSte(out, 'STE.S2VMID[15:8] is not zero without 16-bit VMIDs');
     }
 
     if (out.s1) {
       // The Terminate-only stall model (IDR0.STALL_MODEL == 0b01) makes S1STALLD ILLEGAL.
-      if (s1stalld) return fail('STE.S1STALLD is 1 but stalls are not supported (IDR0.STALL_MODEL == 0b01)');
-      if (c.ssidBits !== 0 && out.s1CdMax > c.ssidBits) return fail(`STE.S1CDMax ${out.s1CdMax} exceeds IDR1.SSIDSIZE ${c.ssidBits}`);
+      if (s1stalld) return illegalSte(out, 'STE.S1STALLD is 1 but stalls are not supported (IDR0.STALL_MODEL == 0b01)');
+      if (c.ssidBits !== 0 && out.s1CdMax > c.ssidBits) return illegalSte(out, `STE.S1CDMax ${out.s1CdMax} exceeds IDR1.SSIDSIZE ${c.ssidBits}`);
       if (c.ssidBits !== 0 && out.s1CdMax !== 0 && !c.twoLevelCdTable && (out.s1Fmt === 1 || out.s1Fmt === 2)) {
-        return fail('STE.S1Fmt selects a 2-level CD table, which is not implemented (IDR0.CD2L == 0)');
+        return illegalSte(out, 'STE.S1Fmt selects a 2-level CD table, which is not implemented (IDR0.CD2L == 0)');
       }
       // S1ContextPtr beyond the OAS (a PA) or the IAS (an IPA) is ILLEGAL (3.4.3, choices 1 and 2a).
-      if (bitLength(out.ctxHi, out.ctxLo) > (out.s2 ? this.iasBits : c.oasBits)) return fail('STE.S1ContextPtr is out of range of the ' + (out.s2 ? 'IAS' : 'OAS'));
+      if (bitLength(out.ctxHi, out.ctxLo) > (out.s2 ? this.iasBits : c.oasBits)) return illegalSte(out, 'STE.S1ContextPtr is out of range of the ' + (out.s2 ? 'IAS' : 'OAS'));
     }
 
     if (out.s2) {
-      if (((w5 >>> 25) & 1) !== 0) return fail('STE.S2S is 1 but stalls are not supported (IDR0.STALL_MODEL == 0b01)');
-      if (((w5 >>> 19) & 1) === 0) return fail('STE.S2AA64 selects VMSAv8-32 LPAE, which is not implemented (IDR0.TTF)');
+      if (((w5 >>> 25) & 1) !== 0) return illegalSte(out, 'STE.S2S is 1 but stalls are not supported (IDR0.STALL_MODEL == 0b01)');
+      if (((w5 >>> 19) & 1) === 0) return illegalSte(out, 'STE.S2AA64 selects VMSAv8-32 LPAE, which is not implemented (IDR0.TTF)');
       const s2ha = ((w5 >>> 24) & 1) !== 0;
       const s2hd = ((w5 >>> 23) & 1) !== 0;
-      if ((s2ha || s2hd) && c.httu === 'none') return fail('STE.S2HA/S2HD set but HTTU is not implemented');
-      if (s2hd && c.httu === 'access') return fail('STE.S2HD set but only Access flag updates are implemented (IDR0.HTTU == 0b01)');
+      if ((s2ha || s2hd) && c.httu === 'none') return illegalSte(out, 'STE.S2HA/S2HD set but HTTU is not implemented');
+      if (s2hd && c.httu === 'access') return illegalSte(out, 'STE.S2HD set but only Access flag updates are implemented (IDR0.HTTU == 0b01)');
       const endi = ((w5 >>> 20) & 1) !== 0;
-      if (c.ttEndian === 'little' && endi) return fail('STE.S2ENDI selects big-endian tables, not supported (IDR0.TTENDIAN)');
-      if (c.ttEndian === 'big' && !endi) return fail('STE.S2ENDI selects little-endian tables, not supported (IDR0.TTENDIAN)');
+      if (c.ttEndian === 'little' && endi) return illegalSte(out, 'STE.S2ENDI selects big-endian tables, not supported (IDR0.TTENDIAN)');
+      if (c.ttEndian === 'big' && !endi) return illegalSte(out, 'STE.S2ENDI selects little-endian tables, not supported (IDR0.TTENDIAN)');
       const ps = (w5 >>> 16) & 7;
-      const walk = stage2WalkConfig(
-        {
-          t0sz: w5 & 0x3f,
-          sl0: (w5 >>> 6) & 3,
-          tg: (w5 >>> 14) & 3,
-          ps,
-          bigEndian: endi,
-          hardwareAccessFlag: s2ha,
-          hardwareDirty: s2hd,
-        },
-        this.impl,
-      );
-      if (typeof walk === 'string') return fail(`stage 2: ${walk}`);
-      if (bitLength(out.s2ttbHi, out.s2ttbLo) > walk.outputBits) return fail('STE.S2TTB is out of range of the effective STE.S2PS');
+      const f = this.s2Fields;
+      f.t0sz = w5 & 0x3f;
+      f.sl0 = (w5 >>> 6) & 3;
+      f.tg = (w5 >>> 14) & 3;
+      f.ps = ps;
+      f.bigEndian = endi;
+      f.hardwareAccessFlag = s2ha;
+      f.hardwareDirty = s2hd;
+      const walk = stage2WalkConfig(f, this.impl, out.s2WalkStorage);
+      if (typeof walk === 'string') return illegalSte(out, `stage 2: ${walk}`);
+      if (bitLength(out.s2ttbHi, out.s2ttbLo) > walk.outputBits) return illegalSte(out, 'STE.S2TTB is out of range of the effective STE.S2PS');
       out.s2Walk = walk;
     }
     return out;
@@ -222,9 +301,19 @@ export class ConfigDecoder {
 
   /**
    * Decodes the CD whose 16 words are `w[at..at+15]` into `out`, applying CdIllegal (5.4.2)
-   * for a CD reached through `ste`.
+   * for a CD reached through `ste`. As for an STE, decoding again the same words for the same
+   * StreamWorld into the same `out` is skipped.
    */
   decodeCd(w: Uint32Array, at: number, ste: StreamConfig, out: ContextConfig): ContextConfig {
+    if (out.sourceDecoder === this && out.sourceWorld === ste.streamWorld && sameWords(out.source, w, at)) return out;
+    this.decodeCdFields(w, at, ste, out);
+    copyWords(out.source, w, at);
+    out.sourceWorld = ste.streamWorld;
+    out.sourceDecoder = this;
+    return out;
+  }
+
+  private decodeCdFields(w: Uint32Array, at: number, ste: StreamConfig, out: ContextConfig): ContextConfig {
     const c = this.caps;
     const w0 = w[at];
     const w1 = w[at + 1];
@@ -247,70 +336,53 @@ export class ConfigDecoder {
     out.a = ((w1 >>> 14) & 1) !== 0;
     const el2 = ste.streamWorld === StreamWorld.El2;
     out.asidTagged = !el2;
-    const fail = (why: string): ContextConfig => {
-      out.illegal = why;
-      return out;
-    };
-    if (((w0 >>> 31) & 1) === 0) return fail('CD.V is 0');
+    if (((w0 >>> 31) & 1) === 0) return illegalCd(out, 'CD.V is 0');
     const s = ((w1 >>> 12) & 1) !== 0;
-    if (s) return fail('CD.S is 1 but stalls are not supported (IDR0.STALL_MODEL == 0b01)');
-    if (c.termModel === 'abort-only' && !out.a) return fail('CD.A is 0 but RAZ/WI termination is not supported (IDR0.TERM_MODEL == 1)');
+    if (s) return illegalCd(out, 'CD.S is 1 but stalls are not supported (IDR0.STALL_MODEL == 0b01)');
+    if (c.termModel === 'abort-only' && !out.a) return illegalCd(out, 'CD.A is 0 but RAZ/WI termination is not supported (IDR0.TERM_MODEL == 1)');
     // TTB1 is unreachable in the EL2 StreamWorld: EPD1 is effectively 1 (5.4.1).
     const epd0 = ((w0 >>> 14) & 1) !== 0;
     const epd1 = ((w0 >>> 30) & 1) !== 0 || el2;
     const endi = ((w0 >>> 15) & 1) !== 0;
     if (!epd0 || !epd1) {
-      if (c.ttEndian === 'little' && endi) return fail('CD.ENDI selects big-endian tables, not supported (IDR0.TTENDIAN)');
-      if (c.ttEndian === 'big' && !endi) return fail('CD.ENDI selects little-endian tables, not supported (IDR0.TTENDIAN)');
+      if (c.ttEndian === 'little' && endi) return illegalCd(out, 'CD.ENDI selects big-endian tables, not supported (IDR0.TTENDIAN)');
+      if (c.ttEndian === 'big' && !endi) return illegalCd(out, 'CD.ENDI selects little-endian tables, not supported (IDR0.TTENDIAN)');
     }
-    if (((w1 >>> 9) & 1) === 0) return fail('CD.AA64 selects VMSAv8-32 LPAE, which is not implemented (IDR0.TTF)');
+    if (((w1 >>> 9) & 1) === 0) return illegalCd(out, 'CD.AA64 selects VMSAv8-32 LPAE, which is not implemented (IDR0.TTF)');
     const hd = ((w1 >>> 10) & 1) !== 0;
     const ha = ((w1 >>> 11) & 1) !== 0;
-    if ((ha || hd) && c.httu === 'none') return fail('CD.HA/HD set but HTTU is not implemented');
-    if (hd && c.httu === 'access') return fail('CD.HD set but only Access flag updates are implemented (IDR0.HTTU == 0b01)');
-    if (!el2 && !c.asid16 && (out.asid & 0xff00) !== 0) return fail('CD.ASID[15:8] is not zero without 16-bit ASIDs');
+    if ((ha || hd) && c.httu === 'none') return illegalCd(out, 'CD.HA/HD set but HTTU is not implemented');
+    if (hd && c.httu === 'access') return illegalCd(out, 'CD.HD set but only Access flag updates are implemented (IDR0.HTTU == 0b01)');
+    if (!el2 && !c.asid16 && (out.asid & 0xff00) !== 0) return illegalCd(out, 'CD.ASID[15:8] is not zero without 16-bit ASIDs');
     const ips = w1 & 7;
     const ipsBits = Math.min(OAS_BITS[ips], c.oasBits);
     const wxn = ((w1 >>> 4) & 1) !== 0;
     const single = ste.streamWorld === StreamWorld.El2;
+    const f = this.s1Fields;
+    f.ips = ips;
+    f.bigEndian = endi;
+    f.hardwareAccessFlag = ha;
+    f.hardwareDirty = hd;
+    f.singlePrivilegeLevel = single;
+    f.writeExecuteNever = wxn;
     if (!epd0) {
-      const walk = stage1WalkConfig(
-        {
-          txsz: w0 & 0x3f,
-          tg: (w0 >>> 6) & 3,
-          tgField: 0,
-          ips,
-          bigEndian: endi,
-          hardwareAccessFlag: ha,
-          hardwareDirty: hd,
-          hierarchicalPermissionsDisabled: c.had && ((w2 >>> 1) & 1) !== 0,
-          singlePrivilegeLevel: single,
-          writeExecuteNever: wxn,
-        },
-        this.impl,
-      );
-      if (typeof walk === 'string') return fail(`TTB0: ${walk}`);
-      if (bitLength(out.ttb0Hi, out.ttb0Lo) > ipsBits) return fail('CD.TTB0 is out of range of the effective CD.IPS');
+      f.txsz = w0 & 0x3f;
+      f.tg = (w0 >>> 6) & 3;
+      f.tgField = 0;
+      f.hierarchicalPermissionsDisabled = c.had && ((w2 >>> 1) & 1) !== 0;
+      const walk = stage1WalkConfig(f, this.impl, out.walk0Storage);
+      if (typeof walk === 'string') return illegalCd(out, `TTB0: ${walk}`);
+      if (bitLength(out.ttb0Hi, out.ttb0Lo) > ipsBits) return illegalCd(out, 'CD.TTB0 is out of range of the effective CD.IPS');
       out.walk0 = walk;
     }
     if (!epd1) {
-      const walk = stage1WalkConfig(
-        {
-          txsz: (w0 >>> 16) & 0x3f,
-          tg: (w0 >>> 22) & 3,
-          tgField: 1,
-          ips,
-          bigEndian: endi,
-          hardwareAccessFlag: ha,
-          hardwareDirty: hd,
-          hierarchicalPermissionsDisabled: c.had && ((w4 >>> 1) & 1) !== 0,
-          singlePrivilegeLevel: single,
-          writeExecuteNever: wxn,
-        },
-        this.impl,
-      );
-      if (typeof walk === 'string') return fail(`TTB1: ${walk}`);
-      if (bitLength(out.ttb1Hi, out.ttb1Lo) > ipsBits) return fail('CD.TTB1 is out of range of the effective CD.IPS');
+      f.txsz = (w0 >>> 16) & 0x3f;
+      f.tg = (w0 >>> 22) & 3;
+      f.tgField = 1;
+      f.hierarchicalPermissionsDisabled = c.had && ((w4 >>> 1) & 1) !== 0;
+      const walk = stage1WalkConfig(f, this.impl, out.walk1Storage);
+      if (typeof walk === 'string') return illegalCd(out, `TTB1: ${walk}`);
+      if (bitLength(out.ttb1Hi, out.ttb1Lo) > ipsBits) return illegalCd(out, 'CD.TTB1 is out of range of the effective CD.IPS');
       out.walk1 = walk;
     }
     return out;

@@ -7,13 +7,23 @@
 // A stage 1 fault with CD.A == 0 completes with RAZ/WI behaviour: reads return zeros, writes
 // are dropped, and the master sees success (5.5).
 
-import { AtsStatus, type AtsCompletion, type AtsStatusValue, type AtsTranslationAgent } from '../../devices/pcie/ats.js';
-import { burstValid, DmaPortStatus, dmaAligned, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
+import { AtsStatus as AtsStatusImport, type AtsCompletion, type AtsStatusValue, type AtsTranslationAgent } from '../../devices/pcie/ats.js';
+import { burstValid, DmaPortStatus as DmaPortStatusImport, dmaAligned, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
 import type { MmioSize } from '../../sim/mmio.js';
 import { AccessStatus } from '../../sim/physical-memory.js';
 import type { SystemBus } from '../../sim/system-bus.js';
 import type { SmmuV3 } from './smmuv3.js';
-import { AtsResult, Outcome, SmmuResult, SmmuTransaction, TransactionKind } from './transaction.js';
+import { AtsResult as AtsResultImport, Outcome as OutcomeImport, SmmuResult, SmmuTransaction, TransactionKind as TransactionKindImport } from './transaction.js';
+
+// Local copies of imported constants, read on every access: V8 folds a module constant's
+// properties into optimized code, not an import's.
+const AtsStatus = AtsStatusImport;
+const DmaPortStatus = DmaPortStatusImport;
+const AtsResult = AtsResultImport;
+const Outcome = OutcomeImport;
+const TransactionKind = TransactionKindImport;
+const ACCESS_FAULT = AccessStatus.AccessFault;
+const DATA_CORRUPTION = AccessStatus.DataCorruption;
 
 export class SmmuV3DmaPort implements DmaPort, AtsTranslationAgent {
   value = 0n;
@@ -37,9 +47,9 @@ export class SmmuV3DmaPort implements DmaPort, AtsTranslationAgent {
       return DmaPortStatus.Ok;
     }
     const a = this.bus.access(r.address(Number(address & 0xfffn)), size, false);
-    if (a.status === AccessStatus.AccessFault) return this.busError();
+    if (a.status === ACCESS_FAULT) return this.busError();
     this.value = a.value;
-    if (a.status === AccessStatus.DataCorruption) {
+    if (a.status === DATA_CORRUPTION) {
       this.counters.poisoned++;
       return DmaPortStatus.Poisoned;
     }
@@ -56,7 +66,7 @@ export class SmmuV3DmaPort implements DmaPort, AtsTranslationAgent {
       return DmaPortStatus.Ok;
     }
     const a = this.bus.access(r.address(Number(address & 0xfffn)), size, true, data);
-    return a.status === AccessStatus.AccessFault ? this.busError() : DmaPortStatus.Ok;
+    return a.status === ACCESS_FAULT ? this.busError() : DmaPortStatus.Ok;
   }
 
   readBurst(requester: DmaRequester, address: bigint, length: number, into: Uint8Array, offset: number): DmaPortStatusValue {
@@ -70,8 +80,8 @@ export class SmmuV3DmaPort implements DmaPort, AtsTranslationAgent {
       return DmaPortStatus.Ok;
     }
     const s = this.bus.readBurstAt(r.outputPage, this.txn.addressLo & 0xfff, length, into, offset);
-    if (s === AccessStatus.AccessFault) return this.busError();
-    if (s === AccessStatus.DataCorruption) {
+    if (s === ACCESS_FAULT) return this.busError();
+    if (s === DATA_CORRUPTION) {
       this.counters.poisoned++;
       return DmaPortStatus.Poisoned;
     }
@@ -88,7 +98,7 @@ export class SmmuV3DmaPort implements DmaPort, AtsTranslationAgent {
       return DmaPortStatus.Ok;
     }
     const s = this.bus.writeBurstAt(r.outputPage, this.txn.addressLo & 0xfff, length, from, offset);
-    return s === AccessStatus.AccessFault ? this.busError() : DmaPortStatus.Ok;
+    return s === ACCESS_FAULT ? this.busError() : DmaPortStatus.Ok;
   }
 
   /**

@@ -5,7 +5,10 @@
 // 32-bit registers behaves as two 32-bit accesses, low address first. Undefined locations in
 // Page 0 are RES0, and so are those of Page 1 (one of the two permitted behaviours).
 
-import { REGISTER_FRAME_SIZE } from '../../formats/smmuv3/registers.js';
+import { REGISTER_FRAME_SIZE as FRAME_SIZE } from '../../formats/smmuv3/registers.js';
+
+/** A local copy: V8 folds a module constant into optimized code, not an import. */
+const REGISTER_FRAME_SIZE = FRAME_SIZE;
 
 /** The register state behind the frame, one aligned 32-bit word at a time. */
 export interface RegisterWords {

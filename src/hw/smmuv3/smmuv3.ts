@@ -6,7 +6,7 @@
 // at once, and commands are consumed when CMDQ_PROD is written.
 
 import { eventName } from '../../formats/smmuv3/records.js';
-import { Cr0Layout, Gerror, Reg } from '../../formats/smmuv3/registers.js';
+import { Cr0Layout, Gerror, Reg as RegImport } from '../../formats/smmuv3/registers.js';
 import type { AtsInvalidationTarget, PageRequest, PageRequestSink, PageResponseCodeValue, PageResponseTarget } from '../../devices/pcie/ats.js';
 import type { MmioDevice, MmioSize } from '../../sim/mmio.js';
 import type { PhysicalMemory } from '../../sim/physical-memory.js';
@@ -25,6 +25,10 @@ import type { SmmuV3Tracer } from './trace.js';
 import { SmmuResult, SmmuTransaction, TransactionKind, type TransactionKindValue } from './transaction.js';
 import { Translator } from './translate.js';
 import { WalkMemory } from './walk-memory.js';
+
+// Local copies of imported constants, read on every register access: V8 folds a module constant's
+// properties into optimized code, not an import's.
+const Reg = RegImport;
 
 const CR0_SMMUEN = 1 << Cr0Layout.SMMUEN.lsb;
 const CR0_PRIQEN = 1 << Cr0Layout.PRIQEN.lsb;
@@ -161,7 +165,7 @@ export class SmmuV3 implements MmioDevice, PageRequestSink {
     );
     this.walkMemories = [new WalkMemory(this.port), new WalkMemory(this.port), new WalkMemory(this.port)];
     let translator: Translator | null = null;
-    this.configuration = new Configuration(params, this.port, this.strtab, this.steContext, (ste, hi, lo, out) => (translator as Translator).translateCdAddress(ste, hi, lo, out));
+    this.configuration = new Configuration(params, this.port, this.strtab, this.steContext, (ste, page, offset, out) => (translator as Translator).translateCdAddress(ste, page, offset, out));
     translator = new Translator(params, this.regs, this.configuration, this.eventQueue, this.walkMemories[0], this.walkMemories[1], this.walkMemories[2]);
     this.translator = translator;
     this.commandQueue = new CommandQueue(params, this.port, this.interrupts, this.configuration, translator.tlb, {
@@ -306,7 +310,7 @@ export class SmmuV3 implements MmioDevice, PageRequestSink {
         l1cd: cache(cfg.l1cdCache.counters, cfg.l1cdCache.occupancy),
       },
       walks: { stage1: t.stage1Walks, stage2: t.stage2Walks, steFetches: cfg.stats.steFetches, cdFetches: cfg.stats.cdFetches },
-      commands: Object.fromEntries(cq.byName),
+      commands: Object.fromEntries(this.commandQueue.byName),
       commandErrors: { ...cq.errors },
       ats: { atcInvalidations: cq.atcInvalidations, atcInvalidationFailures: cq.atcInvalidationFailures, priResponses: cq.priResponses },
       pageRequests: { received: p.received, queued: p.queued, discarded: p.discarded, overflows: p.overflows, autoResponses: p.autoResponses },

@@ -52,6 +52,11 @@ export type OutcomeValue = (typeof Outcome)[keyof typeof Outcome];
 export const AtsResult = { Success: 0, UnsupportedRequest: 1, CompleterAbort: 2 } as const;
 export type AtsResultValue = (typeof AtsResult)[keyof typeof AtsResult];
 
+// Non-exported copies for reset(): V8 folds a module constant into optimized code, not an
+// exported binding.
+const OK = Outcome.Ok;
+const ATS_SUCCESS = AtsResult.Success;
+
 export class SmmuResult {
   outcome: OutcomeValue = Outcome.Ok;
   /** Output page (4 KiB units) of the page that contains the input address. */
@@ -74,14 +79,27 @@ export class SmmuResult {
   atsPriv = false;
 
   reset(): void {
-    this.outcome = Outcome.Ok;
+    this.outcome = OK;
     this.outputPage = 0;
     this.log2Pages = 0;
     this.perms = 0;
     this.bypassed = false;
     this.event = 0;
     this.recorded = false;
-    this.ats = AtsResult.Success;
+    this.ats = ATS_SUCCESS;
+    this.atsRead = this.atsWrite = this.atsExec = this.atsPriv = false;
+  }
+
+  /** reset(), then a bypassed access: Ok at `outputPage` (4 KiB) with `perms` (all fields written once). */
+  passThrough(outputPage: number, perms: number): void {
+    this.outcome = OK;
+    this.outputPage = outputPage;
+    this.log2Pages = 0;
+    this.perms = perms;
+    this.bypassed = true;
+    this.event = 0;
+    this.recorded = false;
+    this.ats = ATS_SUCCESS;
     this.atsRead = this.atsWrite = this.atsExec = this.atsPriv = false;
   }
 

@@ -10,18 +10,30 @@
 // recorded. ATS Translation Requests never record events (SMMU_CR2.REC_CFG_ATS is not
 // implemented): faults become R == W == 0 completions, configuration errors Completer Aborts.
 
-import { Perm, permits } from '../../formats/arm-lpae/attributes.js';
-import { EventClass, EventType } from '../../formats/smmuv3/records.js';
-import { VMSA_FAULT_NAMES, VmsaFault, VmsaWalker, type VmsaWalkConfig } from '../arm-lpae/walker.js';
+import { Perm as PermImport, permits } from '../../formats/arm-lpae/attributes.js';
+import { EventClass as EventClassImport, EventType as EventTypeImport } from '../../formats/smmuv3/records.js';
+import { VMSA_FAULT_NAMES, VmsaFault as VmsaFaultImport, VmsaWalker, type VmsaWalkConfig } from '../arm-lpae/walker.js';
 import type { PageAddress } from './bus-port.js';
-import { StreamWorld, type ContextConfig, type StreamConfig } from './config.js';
+import { StreamWorld as StreamWorldImport, type ContextConfig, type StreamConfig } from './config.js';
 import type { Configuration } from './configuration.js';
 import type { EventQueue, EventRecord } from './event-queue.js';
 import type { SmmuV3Parameters } from './parameters.js';
-import { Tlb, TlbRegime, type TlbFill } from './tlb.js';
+import { Tlb, TlbRegime as TlbRegimeImport, type TlbFill } from './tlb.js';
 import type { SmmuV3Tracer } from './trace.js';
-import { AtsResult, Outcome, TransactionKind, type SmmuResult, type SmmuTransaction } from './transaction.js';
+import { AtsResult as AtsResultImport, Outcome as OutcomeImport, TransactionKind as TransactionKindImport, type SmmuResult, type SmmuTransaction } from './transaction.js';
 import type { TableAddressTranslator, WalkMemory } from './walk-memory.js';
+
+// Local copies of imported constants, read on every transaction: V8 folds a module constant's
+// properties into optimized code, not an import's.
+const Perm = PermImport;
+const EventClass = EventClassImport;
+const EventType = EventTypeImport;
+const VmsaFault = VmsaFaultImport;
+const StreamWorld = StreamWorldImport;
+const TlbRegime = TlbRegimeImport;
+const AtsResult = AtsResultImport;
+const Outcome = OutcomeImport;
+const TransactionKind = TransactionKindImport;
 
 const TWO_20 = 0x10_0000;
 const ALL_PERMS = Perm.PrivRead | Perm.PrivWrite | Perm.PrivExec | Perm.UnprivRead | Perm.UnprivWrite | Perm.UnprivExec;
@@ -60,20 +72,33 @@ function eventOfWalkFault(fault: number): number {
   }
 }
 
+/** 2^n, n = 0..64, as exact doubles. */
+const POW2 = Float64Array.from({ length: 65 }, (_, n) => 2 ** n);
+const INV_POW2 = Float64Array.from({ length: 65 }, (_, n) => 2 ** -n);
+/** 2^n - 1 for n = 0..31, as 32-bit integers. */
+const LOW_MASK = Int32Array.from({ length: 32 }, (_, n) => 2 ** n - 1);
+
 /** Whether the address hi:lo has bits at or above `bits`. */
 function beyond(hi: number, lo: number, bits: number): boolean {
   if (bits >= 64) return false;
-  if (bits >= 32) return hi >>> 0 >= 2 ** (bits - 32);
-  return hi !== 0 || lo >>> 0 >= 2 ** bits;
+  if (bits >= 32) return hi >>> 0 >= POW2[bits - 32];
+  return hi !== 0 || lo >>> 0 >= POW2[bits];
 }
 
-/** Whether bits [top:from] of hi:lo all equal `bit` (from <= top <= 63). */
+/** Whether bits [top:from] of hi:lo all equal `bit` (0 or 1; top <= 63; true when from > top). */
 function bitsEqual(hi: number, lo: number, from: number, top: number, bit: number): boolean {
-  for (let b = from; b <= top; b++) {
-    const v = b >= 32 ? (hi >>> (b - 32)) & 1 : (lo >>> b) & 1;
-    if (v !== bit) return false;
+  if (from > top) return true;
+  // XOR with all-ones when the bits must be ones: the bits checked must then all be zero.
+  const flip = -bit;
+  if (from < 32) {
+    const msb = top < 31 ? top : 31;
+    if (((lo ^ flip) & (LOW_MASK[from] ^ (msb === 31 ? -1 : LOW_MASK[msb + 1]))) !== 0) return false;
+    if (top < 32) return true;
+    from = 32;
   }
-  return true;
+  const lsb = from - 32;
+  const msb = top - 32;
+  return ((hi ^ flip) & (LOW_MASK[lsb] ^ (msb === 31 ? -1 : LOW_MASK[msb + 1]))) === 0;
 }
 
 export class Translator implements TableAddressTranslator {
@@ -102,6 +127,10 @@ export class Translator implements TableAddressTranslator {
    * AP[1] is treated as 1 and PRIV as 1 (13.4.1).
    */
   private permPriv = false;
+  /** The SubstreamID bits implemented, as a mask (0 without substreams). */
+  private readonly ssidMask: number;
+  /** 2^(OAS - 32): an address whose high half reaches it is beyond the OAS. */
+  private readonly oasHiLimit: number;
   private readonly s1Level = (): number => this.s1Walker.faultLevel;
   private readonly s2Level = (): number => this.s2Walker.faultLevel;
   private readonly ttLevel = (): number => this.ttWalker.faultLevel;
@@ -116,87 +145,67 @@ export class Translator implements TableAddressTranslator {
     private readonly ttMemory: WalkMemory,
   ) {
     this.tlb = new Tlb(params.caches.tlb.sets, params.caches.tlb.ways);
+    const c = params.capabilities;
+    this.ssidMask = c.ssidBits === 0 ? 0 : LOW_MASK[c.ssidBits];
+    this.oasHiLimit = POW2[c.oasBits - 32];
+  }
+
+  /** Whether the transaction's address has bits at or above the OAS (32 to 52 bits). */
+  private beyondOas(t: SmmuTransaction): boolean {
+    return t.addressHi >>> 0 >= this.oasHiLimit;
   }
 
   /** Translates `t`, leaving the result in `r` (reset first). */
   translate(t: SmmuTransaction, r: SmmuResult): SmmuResult {
+    // The commonest case in short (DMA through a bypass stream): an untranslated transaction
+    // without a SubstreamID, the SMMU enabled, within the OAS, its STE the one found last and
+    // Config bypass, no tracer. The same outcome and counts as the procedure below, which would
+    // find nothing more to check (the scratch state of a translation is not needed).
+    if (t.kind === TransactionKind.Untranslated && !t.ssv && (this.regs.cr0ack & 1) !== 0 && this.tracer === null && !this.beyondOas(t) && this.config.hitLastBypass(t.sid)) {
+      this.stats.requests[TransactionKind.Untranslated]++;
+      this.stats.bypassed++;
+      t.ssid = 0;
+      r.passThrough((t.addressHi >>> 0) * TWO_20 + (t.addressLo >>> 12), ALL_PERMS);
+      return r;
+    }
     r.reset();
     this.stats.requests[t.kind]++;
     this.txn = t;
     this.res = r;
-    const c = this.params.capabilities;
     const ats = t.kind === TransactionKind.AtsRequest;
     const translated = t.kind === TransactionKind.Translated;
-    if (c.ssidBits === 0 || !t.ssv) t.ssid = 0;
-    else t.ssid &= 2 ** c.ssidBits - 1;
-    this.pnu = t.privileged;
-    this.ind = t.instruction && !t.write;
-    this.pan = false;
-    this.permPriv = t.privileged;
+    t.ssid = t.ssv ? t.ssid & this.ssidMask : 0;
     this.ste = null;
 
     // SMMUEN == 0: global bypass attributes (6.3.9.6); ATS is not operational.
-    if ((this.regs.cr0ack & 1) === 0) {
-      if (ats) {
-        this.badAtsRequest(t);
-        return r;
-      }
-      if (translated) return this.abortWith(EventType.F_TRANSL_FORBIDDEN, true);
-      if ((this.regs.gbpa & (1 << 20)) !== 0) {
-        this.step('SMMU disabled, GBPA.ABORT: abort');
-        return this.abort(0);
-      }
-      // An input address beyond the OAS is aborted without an event (3.4).
-      if (beyond(t.addressHi, t.addressLo, c.oasBits)) return this.abort(0);
-      this.step('SMMU disabled: global bypass');
-      return this.pass(t);
-    }
+    if ((this.regs.cr0ack & 1) === 0) return this.smmuDisabled(t, ats, translated);
     // Translated traffic bypasses unchecked unless ATSCHK (6.3.9.2); an address beyond the OAS is aborted silently (3.9.1.1).
     if (translated && (this.regs.cr0ack & 0x10) === 0) {
-      if (beyond(t.addressHi, t.addressLo, c.oasBits)) return this.abort(0);
+      if (this.beyondOas(t)) return this.abort(0);
       return this.pass(t);
     }
 
     // ---- STE ----------------------------------------------------------------------------
     const ste = this.config.stream(t.sid);
-    if (ste === null) {
-      const fault = this.config.fault;
-      if (ats) return this.completerAbort(fault);
-      if (translated) return this.abort(fault);
-      if (fault === EventType.C_BAD_STREAMID) {
-        if (this.tracer !== null) this.tracer.step(`C_BAD_STREAMID: ${this.config.reason}`);
-        // Recorded only when SMMU_CR2.RECINVSID permits (7.3.3).
-        if ((this.regs.cr2 & 2) === 0) return this.abort(fault);
-        this.beginConfig(fault, t);
-        return this.abortRecorded(fault);
-      }
-      this.beginConfig(EventType.F_STE_FETCH, t);
-      this.setFetchAddress(this.config.fetchHi, this.config.fetchLo);
-      return this.abortRecorded(EventType.F_STE_FETCH);
-    }
+    if (ste === null) return this.streamFault(t, ats, translated);
     this.ste = ste;
-    if (ste.illegal !== '') {
-      if (this.tracer !== null) this.tracer.step(`C_BAD_STE: ${ste.illegal}`);
-      if (ats) return this.completerAbort(EventType.C_BAD_STE);
-      if (translated) return this.abort(EventType.C_BAD_STE);
-      this.beginConfig(EventType.C_BAD_STE, t);
-      return this.abortRecorded(EventType.C_BAD_STE);
-    }
+    if (ste.illegal !== '') return this.badSte(t, ste, ats, translated);
     if (ste.abort) {
       // Config 0b0xx: abort without an event; ATS requests get UR (5.2 Config).
       this.step('STE.Config aborts the stream');
       if (ats) r.ats = AtsResult.UnsupportedRequest;
       return this.abort(0);
     }
-    // Attribute overrides (13.1.2, 13.7): PRIVCFG for every access, INSTCFG for reads only.
-    if (ste.privCfg >= 2) this.pnu = ste.privCfg === 3;
+    // PnU and InD after the attribute overrides (13.1.2, 13.7): PRIVCFG for every access,
+    // INSTCFG for reads only (writes are always Data). Nothing before needs them.
+    this.pnu = ste.privCfg >= 2 ? ste.privCfg === 3 : t.privileged;
     this.permPriv = this.pnu;
-    if (ste.instCfg >= 2 && !t.write) this.ind = ste.instCfg === 3;
+    this.ind = !t.write && (ste.instCfg >= 2 ? ste.instCfg === 3 : t.instruction);
 
     if (translated) {
       // ATSCHK == 1: Translated traffic needs EATS (3.9.1.3).
       if (ste.bypass || ste.eats === 0) return this.abortWith(EventType.F_TRANSL_FORBIDDEN, true);
-      if (beyond(t.addressHi, t.addressLo, c.oasBits)) return this.abort(0);
+      if (this.beyondOas(t)) return this.abort(0);
       return this.pass(t);
     }
     if (ats && (ste.bypass || ste.eats === 0)) {
@@ -209,13 +218,61 @@ export class Translator implements TableAddressTranslator {
       if (t.ssv) return this.substreamFault(t, 'stage 1 is not enabled');
       if (ste.bypass) {
         // Bypass: an input address beyond the OAS is a stage 1 Address Size fault (3.4).
-        if (beyond(t.addressHi, t.addressLo, c.oasBits)) return this.translationFault(EventType.F_ADDR_SIZE, false, EventClass.IN, null, 0, 0);
+        if (this.beyondOas(t)) return this.translationFault(EventType.F_ADDR_SIZE, false, EventClass.IN, null, 0, 0);
         this.step('STE.Config bypasses the stream');
         if (ats) return this.atsIdentity(t);
         return this.pass(t);
       }
       return this.stage1Bypassed(t, ste);
     }
+    return this.substream(t, ste, ats);
+  }
+
+  /** SMMUEN == 0: global bypass attributes (6.3.9.6); ATS is not operational. */
+  private smmuDisabled(t: SmmuTransaction, ats: boolean, translated: boolean): SmmuResult {
+    if (ats) {
+      this.badAtsRequest(t);
+      return this.res as SmmuResult;
+    }
+    if (translated) return this.abortWith(EventType.F_TRANSL_FORBIDDEN, true);
+    if ((this.regs.gbpa & (1 << 20)) !== 0) {
+      this.step('SMMU disabled, GBPA.ABORT: abort');
+      return this.abort(0);
+    }
+    // An input address beyond the OAS is aborted without an event (3.4).
+    if (this.beyondOas(t)) return this.abort(0);
+    this.step('SMMU disabled: global bypass');
+    return this.pass(t);
+  }
+
+  /** No STE: C_BAD_STREAMID or F_STE_FETCH, as the configuration lookup found. */
+  private streamFault(t: SmmuTransaction, ats: boolean, translated: boolean): SmmuResult {
+    const fault = this.config.fault;
+    if (ats) return this.completerAbort(fault);
+    if (translated) return this.abort(fault);
+    if (fault === EventType.C_BAD_STREAMID) {
+      if (this.tracer !== null) this.tracer.step(`C_BAD_STREAMID: ${this.config.reason}`);
+      // Recorded only when SMMU_CR2.RECINVSID permits (7.3.3).
+      if ((this.regs.cr2 & 2) === 0) return this.abort(fault);
+      this.beginConfig(fault, t);
+      return this.abortRecorded(fault);
+    }
+    this.beginConfig(EventType.F_STE_FETCH, t);
+    this.setFetchAddress(this.config.fetchHi, this.config.fetchLo);
+    return this.abortRecorded(EventType.F_STE_FETCH);
+  }
+
+  private badSte(t: SmmuTransaction, ste: StreamConfig, ats: boolean, translated: boolean): SmmuResult {
+    if (this.tracer !== null) this.tracer.step(`C_BAD_STE: ${ste.illegal}`);
+    if (ats) return this.completerAbort(EventType.C_BAD_STE);
+    if (translated) return this.abort(EventType.C_BAD_STE);
+    this.beginConfig(EventType.C_BAD_STE, t);
+    return this.abortRecorded(EventType.C_BAD_STE);
+  }
+
+  /** A stream with stage 1: the SubstreamID rules, the CD, then stage 1. */
+  private substream(t: SmmuTransaction, ste: StreamConfig, ats: boolean): SmmuResult {
+    const c = this.params.capabilities;
     const substreams = c.ssidBits !== 0 && ste.s1CdMax !== 0;
     let index = 0;
     if (!substreams) {
@@ -224,7 +281,7 @@ export class Translator implements TableAddressTranslator {
       if (ste.s1Dss === 1) return this.stage1Bypassed(t, ste);
       if (ste.s1Dss !== 2) return this.streamDisabled(t, 'no SubstreamID and STE.S1DSS terminates');
     } else {
-      if (t.ssid >= 2 ** ste.s1CdMax) return this.substreamFault(t, `SubstreamID ${t.ssid} >= 2^S1CDMax (${ste.s1CdMax})`);
+      if (t.ssid >= POW2[ste.s1CdMax]) return this.substreamFault(t, `SubstreamID ${t.ssid} >= 2^S1CDMax (${ste.s1CdMax})`);
       if (t.ssid === 0 && ste.s1Dss === 2) return this.streamDisabled(t, 'SubstreamID 0 is reserved by STE.S1DSS == 0b10');
       index = t.ssid;
     }
@@ -233,7 +290,7 @@ export class Translator implements TableAddressTranslator {
     const cd = this.config.context(ste, t.sid, index);
     if (cd === null) {
       const fault = this.config.fault;
-      if (fault === -1) return r; // a stage 2 fault on the CD's IPA: already handled
+      if (fault === -1) return this.res as SmmuResult; // a stage 2 fault on the CD's IPA: already handled
       if (ats) return this.completerAbort(fault);
       if (fault === EventType.C_BAD_SUBSTREAMID) return this.substreamFault(t, this.config.reason);
       this.beginConfig(EventType.F_CD_FETCH, t);
@@ -271,7 +328,7 @@ export class Translator implements TableAddressTranslator {
     // TLB key: VA[51:12] and VA[55] (the TTB half); the walk's input page: VA[N-1:12].
     const page52 = (hi & 0xfffff) * TWO_20 + (lo >>> 12);
     const key = page52 + bit55 * 2 ** 40;
-    const inputPage = page52 % 2 ** (walk.inputBits - 12);
+    const inputPage = page52 - Math.floor(page52 * INV_POW2[walk.inputBits - 12]) * POW2[walk.inputBits - 12];
     const world = ste.streamWorld;
     const regime = world === StreamWorld.El1 ? TlbRegime.El1 : world === StreamWorld.El2 ? TlbRegime.El2 : TlbRegime.El2E2h;
     const vmid = world === StreamWorld.El1 && this.params.capabilities.stage2 ? ste.vmid : 0;
@@ -472,11 +529,10 @@ export class Translator implements TableAddressTranslator {
    * The CD fetch address of a nested stream: stage 2 of the CD's IPA (CLASS == CD). Returns
    * false after handling the stage 2 fault (an event, or a CA/denied ATS completion).
    */
-  translateCdAddress(ste: StreamConfig, ipaHi: number, ipaLo: number, out: PageAddress): boolean {
+  translateCdAddress(ste: StreamConfig, ipaPage: number, offset: number, out: PageAddress): boolean {
     const t = this.txn as SmmuTransaction;
     const walk = ste.s2Walk as VmsaWalkConfig;
     const ats = t.kind === TransactionKind.AtsRequest;
-    const ipaPage = ipaHi * TWO_20 + (ipaLo >>> 12);
     this.stats.stage2Walks++;
     this.ttMemory.begin('s2tt', ste.s2affd && !walk.hardwareAccessFlag, walk.bigEndian, null, this.ttLevel);
     const w = this.ttWalker;
@@ -492,12 +548,12 @@ export class Translator implements TableAddressTranslator {
       } else if (event === EventType.F_WALK_EABT) {
         this.walkAbort(t, true, EventClass.CD, this.ttMemory.page, this.ttMemory.offset);
       } else {
-        this.translationFault(event, true, EventClass.CD, null, ipaHi, ipaLo);
+        this.translationFault(event, true, EventClass.CD, null, this.ipaHiOf(ipaPage), this.ipaLoOf(ipaPage, offset));
       }
       return false;
     }
     out.page = w.outputPage;
-    out.offset = ipaLo & 0xfff;
+    out.offset = offset;
     return true;
   }
 
@@ -643,7 +699,7 @@ export class Translator implements TableAddressTranslator {
   }
 
   private ipaLoOf(page: number, offset: number): number {
-    return (page % TWO_20) * 4096 + offset;
+    return (page - Math.floor(page / TWO_20) * TWO_20) * 4096 + offset;
   }
 
   // ---- ATS completions -------------------------------------------------------------------------

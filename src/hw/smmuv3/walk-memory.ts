@@ -14,6 +14,11 @@ import type { DescriptorMemory } from '../arm-lpae/walker.js';
 import type { BusPort } from './bus-port.js';
 import type { SmmuTracedStructure, SmmuV3Tracer } from './trace.js';
 
+// Local copies of imported constants, read on every descriptor access: V8 folds a module constant's
+// properties into optimized code, not an import's.
+const ACCESS_OK = AccessStatus.Ok;
+const ACCESS_FAULT = AccessStatus.AccessFault;
+
 const PAGES_PER_4G = 0x10_0000;
 /** AF (bit 10) as stored little-endian, and as stored big-endian (byte 1 of the low word lands in byte 2 of the high word). */
 const AF_LE_LO = 1 << 10;
@@ -58,11 +63,27 @@ export class WalkMemory implements DescriptorMemory {
   }
 
   read64(addressHi: number, addressLo: number): boolean {
+    // A physical address and nothing to trace, in short (the walker inlines this).
+    if (this.nested !== null || this.tracer !== null) return this.readLocated(addressHi, addressLo);
+    const page = addressHi * PAGES_PER_4G + (addressLo >>> 12);
+    const offset = addressLo & 0xfff;
+    this.page = page;
+    this.offset = offset;
+    if (this.port.readDword(page, offset) !== ACCESS_OK) return false;
+    const w = this.port.words;
+    this.lo = w[0];
+    this.hi = w[1];
+    if (this.affd) this.applyAffd();
+    return true;
+  }
+
+  /** read64() of a nested walk (the address an IPA) or a traced one. */
+  private readLocated(addressHi: number, addressLo: number): boolean {
     if (!this.locate(addressHi, addressLo, false)) return false;
-    const status = this.port.read(this.page, this.offset, 1);
+    const status = this.port.readDword(this.page, this.offset);
     const w = this.port.words;
     if (this.tracer !== null) this.tracer.fetch(this.structure, this.level(), this.page, this.offset, w, 1, status, false);
-    if (status !== AccessStatus.Ok) return false;
+    if (status !== ACCESS_OK) return false;
     this.lo = w[0];
     this.hi = w[1];
     this.applyAffd();
@@ -72,8 +93,8 @@ export class WalkMemory implements DescriptorMemory {
   cas64(addressHi: number, addressLo: number, expectLo: number, expectHi: number, newLo: number, newHi: number): boolean {
     if (!this.locate(addressHi, addressLo, true)) return false;
     const w = this.port.words;
-    const status = this.port.read(this.page, this.offset, 1);
-    if (status !== AccessStatus.Ok) {
+    const status = this.port.readDword(this.page, this.offset);
+    if (status !== ACCESS_OK) {
       if (this.tracer !== null) this.tracer.fetch(this.structure, this.level(), this.page, this.offset, w, 1, status, true);
       return false;
     }
@@ -86,7 +107,7 @@ export class WalkMemory implements DescriptorMemory {
     w[1] = newHi;
     const wrote = this.port.write(this.page, this.offset, 1);
     if (this.tracer !== null) this.tracer.fetch(this.structure, this.level(), this.page, this.offset, w, 1, wrote, true);
-    return wrote !== AccessStatus.AccessFault;
+    return wrote !== ACCESS_FAULT;
   }
 
   private locate(addressHi: number, addressLo: number, write: boolean): boolean {
