@@ -1,7 +1,7 @@
 // Decoded structures that left a configuration cache unseen by anyone else (TagCache.insert
 // returns them), kept for the next decode: a stack that never shrinks, so that taking an object
 // and giving one back allocate nothing once it has reached its largest size (Array pop and push
-// would shrink and regrow the backing store).
+// may shrink and regrow the backing store).
 
 export class Pool<T> {
   private readonly items: (T | null)[] = [];
