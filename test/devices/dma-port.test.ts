@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DirectDmaPort, DmaPortStatus, DmaRequester, UnconnectedDmaPort } from '../../src/devices/dma-port.js';
+import { DirectDmaPort, dmaAddress, dmaAligned, dmaPage, DmaPortStatus, DmaRequester, UnconnectedDmaPort } from '../../src/devices/dma-port.js';
 import { Cause } from '../../src/formats/index.js';
 import { DmaStatus, RiscvIommuDmaPort, TranslationRequest } from '../../src/hw/riscv-iommu/index.js';
 import { MsiController } from '../../src/sim/irq.js';
@@ -179,12 +180,13 @@ describe('RiscvIommuDmaPort', () => {
     expect(b.faults()).toEqual([]); // target errors are not IOMMU faults
   });
 
-  it('checks alignment before the IOMMU sees the request', () => {
+  it('checks alignment and the 64-bit bound before the IOMMU sees the request', () => {
     const b = new RiscvIommuBench({ mode: 'Bare' });
     const port = new RiscvIommuDmaPort(b.iommu);
     expect(port.read(who, 0x8000_0002n, 4)).toBe(DmaPortStatus.BusError);
+    expect(port.write(who, 1n << 64n, 8, 0n)).toBe(DmaPortStatus.BusError);
     expect(b.iommu.statistics().requests.untranslated).toBe(0);
-    expect(port.counters.busErrors).toBe(1);
+    expect(port.counters.busErrors).toBe(2);
   });
 
   it('carries the device id, PASID and privilege into the transaction (and its fault record)', () => {
@@ -263,5 +265,27 @@ describe('RiscvIommuDmaPort bursts to an MRIF page (AIA "MSI PTE, MRIF mode")', 
     expect(port.readBurst(requester, FILE_GPA + 0x200n, 64, into, 3)).toBe(DmaPortStatus.Ok);
     expect(into.subarray(3, 67)).toEqual(new Uint8Array(64));
     expect([into[2], into[67]]).toEqual([0xee, 0xee]);
+  });
+});
+
+describe('DMA address helpers', () => {
+  it('dmaAligned accepts naturally aligned accesses inside the 64-bit space only', () => {
+    expect(dmaAligned((1n << 64n) - 8n, 8)).toBe(true);
+    expect(dmaAligned((1n << 64n) - 1n, 1)).toBe(true);
+    expect(dmaAligned(1n << 64n, 1)).toBe(false);
+    expect(dmaAligned(-8n, 8)).toBe(false);
+    expect(dmaAligned(0x1000_0006n, 4)).toBe(false);
+  });
+
+  it('dmaPage and dmaAddress split and join every 64-bit address exactly, on both sides of 2^53', () => {
+    const exact = 1n << 53n;
+    const address = fc.oneof(fc.bigInt(0n, (1n << 64n) - 1n), fc.bigInt(exact - 0x2000n, exact + 0x2000n));
+    fc.assert(
+      fc.property(address, (a) => {
+        const page = dmaPage(a);
+        expect(page).toBe(Number(a >> 12n));
+        expect(dmaAddress(page, Number(a & 0xfffn))).toBe(a);
+      }),
+    );
   });
 });

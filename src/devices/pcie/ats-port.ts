@@ -30,9 +30,8 @@
 // A failed translation is known to the function even for a posted write (its completion is a
 // completion): `failedAtTranslation` says so after each request.
 
-import { hi32, lo32 } from '../../sim/u64.js';
 import type { MmioSize } from '../../sim/mmio.js';
-import { burstValid, dmaAligned, DmaPortStatus, DmaRequester, UnconnectedDmaPort, type DmaPort, type DmaPortStatusValue } from '../dma-port.js';
+import { burstValid, dmaAddress, dmaAligned, dmaPage, DmaPortStatus, DmaRequester, UnconnectedDmaPort, type DmaPort, type DmaPortStatusValue } from '../dma-port.js';
 import { AddressTranslationCache, AtcFlag, NO_PASID } from './atc.js';
 import { AtsCompletion, AtsStatus, type AtsInvalidation, type AtsTranslationAgent } from './ats.js';
 
@@ -156,7 +155,7 @@ export class AtsDmaPort implements DmaPort {
 
   read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue {
     this.failedAtTranslation = false;
-    if (!dmaAligned(address, size) || address + BigInt(size) > TWO_64) return DmaPortStatus.BusError;
+    if (!dmaAligned(address, size)) return DmaPortStatus.BusError;
     const up = this.up;
     const route = this.route(requester, address, false);
     if (route === FAILED) return this.failure;
@@ -167,7 +166,7 @@ export class AtsDmaPort implements DmaPort {
 
   write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
     this.failedAtTranslation = false;
-    if (!dmaAligned(address, size) || address + BigInt(size) > TWO_64) return DmaPortStatus.BusError;
+    if (!dmaAligned(address, size)) return DmaPortStatus.BusError;
     const route = this.route(requester, address, true);
     if (route === FAILED) return this.failure;
     return route === TRANSLATED ? this.up.write(this.translated, this.targetAddress(address), size, data) : this.up.write(requester, address, size, data);
@@ -229,7 +228,7 @@ export class AtsDmaPort implements DmaPort {
       c.untranslatedRequests++;
       return UNTRANSLATED;
     }
-    const page = hi32(address) * 1048576 + (lo32(address) >>> 12);
+    const page = dmaPage(address);
     const pasid = requester.pasidValid ? requester.pasid : NO_PASID;
     const privileged = requester.pasidValid && requester.privileged;
     const atc = this.atc;
@@ -294,7 +293,7 @@ export class AtsDmaPort implements DmaPort {
       (done.global && this.globalInvalidate ? AtcFlag.Global : 0);
     // The translated range starts at the completion's address: bits below its size are not part of it.
     const rangePages = 2 ** log2Pages;
-    const targetBase = Math.floor(Number(done.address >> 12n) / rangePages) * rangePages;
+    const targetBase = Math.floor(dmaPage(done.address) / rangePages) * rangePages;
     this.atc.insert(pasid, privileged, page, log2Pages, targetBase, flags);
     if (done.untranslatedOnly) {
       c.untranslatedOnly++;
@@ -323,6 +322,6 @@ export class AtsDmaPort implements DmaPort {
   }
 
   private targetAddress(address: bigint): bigint {
-    return (BigInt(this.targetPage) << 12n) | BigInt(lo32(address) & 0xfff);
+    return dmaAddress(this.targetPage, Number(address & 0xfffn));
   }
 }

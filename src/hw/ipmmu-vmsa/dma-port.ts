@@ -5,7 +5,7 @@
 // writes nothing, a read returns no data (DmaPortStatus.Aborted). Misaligned accesses and
 // broken bursts are bus errors before the IPMMU sees them.
 
-import { burstValid, DmaPortStatus, dmaAligned, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
+import { burstValid, dmaAddress, dmaAligned, dmaPage, DmaPortStatus, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
 import type { MmioSize } from '../../sim/mmio.js';
 import { AccessStatus } from '../../sim/physical-memory.js';
 import type { IpmmuVmsa } from './ipmmu-vmsa.js';
@@ -21,10 +21,10 @@ export class IpmmuDmaPort implements DmaPort {
 
   read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue {
     this.counters.reads++;
-    if (!dmaAligned(address, size) || address + BigInt(size) > 1n << 64n) return this.busError();
+    if (!dmaAligned(address, size)) return this.busError();
     const offset = Number(address & 0xfffn);
-    if (!this.translate(requester, Number(address >> 12n), offset, false)) return this.abort();
-    const a = this.ipmmu.bus.access(BigInt(this.ipmmu.outputPage) * 4096n + BigInt(offset), size, false);
+    if (!this.translate(requester, dmaPage(address), offset, false)) return this.abort();
+    const a = this.ipmmu.bus.access(dmaAddress(this.ipmmu.outputPage, offset), size, false);
     if (a.status === AccessStatus.AccessFault) return this.busError();
     this.value = a.value;
     this.ipmmu.countBytes(requester.deviceId, size);
@@ -34,10 +34,10 @@ export class IpmmuDmaPort implements DmaPort {
 
   write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
     this.counters.writes++;
-    if (!dmaAligned(address, size) || address + BigInt(size) > 1n << 64n) return this.busError();
+    if (!dmaAligned(address, size)) return this.busError();
     const offset = Number(address & 0xfffn);
-    if (!this.translate(requester, Number(address >> 12n), offset, true)) return this.abort();
-    const a = this.ipmmu.bus.access(BigInt(this.ipmmu.outputPage) * 4096n + BigInt(offset), size, true, data);
+    if (!this.translate(requester, dmaPage(address), offset, true)) return this.abort();
+    const a = this.ipmmu.bus.access(dmaAddress(this.ipmmu.outputPage, offset), size, true, data);
     if (a.status === AccessStatus.AccessFault) return this.busError();
     this.ipmmu.countBytes(requester.deviceId, size);
     return DmaPortStatus.Ok;
@@ -47,7 +47,7 @@ export class IpmmuDmaPort implements DmaPort {
     this.counters.reads++;
     if (!burstValid(address, length)) return this.busError();
     const pageOffset = Number(address & 0xfffn);
-    if (!this.translate(requester, Number(address >> 12n), pageOffset, false)) return this.abort();
+    if (!this.translate(requester, dmaPage(address), pageOffset, false)) return this.abort();
     const s = this.ipmmu.bus.readBurstAt(this.ipmmu.outputPage, pageOffset, length, into, offset);
     if (s === AccessStatus.AccessFault) return this.busError();
     this.ipmmu.countBytes(requester.deviceId, length);
@@ -59,7 +59,7 @@ export class IpmmuDmaPort implements DmaPort {
     this.counters.writes++;
     if (!burstValid(address, length)) return this.busError();
     const pageOffset = Number(address & 0xfffn);
-    if (!this.translate(requester, Number(address >> 12n), pageOffset, true)) return this.abort();
+    if (!this.translate(requester, dmaPage(address), pageOffset, true)) return this.abort();
     if (this.ipmmu.bus.writeBurstAt(this.ipmmu.outputPage, pageOffset, length, from, offset) === AccessStatus.AccessFault) return this.busError();
     this.ipmmu.countBytes(requester.deviceId, length);
     return DmaPortStatus.Ok;

@@ -16,7 +16,7 @@
 // IOMMU's invalidation timeout.
 
 import type { DmaPort, DmaPortStatusValue, DmaRequester } from '../../devices/dma-port.js';
-import { burstValid, DmaPortStatus, dmaAligned } from '../../devices/dma-port.js';
+import { burstValid, dmaAddress, DmaPortStatus, dmaAligned } from '../../devices/dma-port.js';
 import {
   AtsStatus,
   type AtsCompletion,
@@ -113,7 +113,7 @@ export class RiscvIommuDmaPort implements DmaPort, AtsTranslationAgent, PageRequ
     if (rsp.status === ResponseStatus.CompleterAbort) return AtsStatus.CompleterAbort;
     // The response names the 4 KiB page of the request within a 2^log2Pages-page range.
     const pages = 2 ** rsp.log2Pages;
-    into.address = BigInt(Math.floor(rsp.ppn / pages) * pages) << 12n;
+    into.address = dmaAddress(Math.floor(rsp.ppn / pages) * pages, 0);
     into.sizeLog2 = 12 + rsp.log2Pages;
     into.read = rsp.r;
     into.write = rsp.w;

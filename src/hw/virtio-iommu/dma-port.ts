@@ -11,15 +11,12 @@
 // granule), so one lookup translates a whole burst. Nothing here allocates except the
 // translated address handed upstream.
 
-import { burstValid, DmaPortStatus, dmaAligned, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
+import { burstValid, dmaAddress, dmaAligned, dmaPage, DmaPortStatus, type DmaPort, type DmaPortStatusValue, type DmaRequester } from '../../devices/dma-port.js';
 import { FaultFlag, FaultReason } from '../../formats/virtio-iommu/fault.js';
 import { MapFlag } from '../../formats/virtio-iommu/requests.js';
 import type { MmioSize } from '../../sim/mmio.js';
-import { joinAddress, splitAddress } from './address.js';
 import type { FaultReporter } from './fault-reporter.js';
 import type { DeviceState, Endpoint } from './state.js';
-
-const U64_MAX = (1n << 64n) - 1n;
 
 export class VirtioIommuDmaPort implements DmaPort {
   value = 0n;
@@ -37,7 +34,6 @@ export class VirtioIommuDmaPort implements DmaPort {
     /** Malformed accesses refused before translation. */
     busErrors: 0,
   };
-  private readonly at = { page: 0, offset: 0 };
   private target = 0n;
   // The endpoints are fixed at construction, so the last lookup stays valid.
   private cachedId = -1;
@@ -55,7 +51,7 @@ export class VirtioIommuDmaPort implements DmaPort {
 
   read(requester: DmaRequester, address: bigint, size: MmioSize): DmaPortStatusValue {
     this.counters.reads++;
-    if (!dmaAligned(address, size) || address > U64_MAX) return this.busError();
+    if (!dmaAligned(address, size)) return this.busError();
     if (!this.translate(requester.deviceId, address, size, false)) return DmaPortStatus.Aborted;
     const s = this.upstream.read(requester, this.target, size);
     if (s === DmaPortStatus.Ok || s === DmaPortStatus.Poisoned) this.value = this.upstream.value;
@@ -64,7 +60,7 @@ export class VirtioIommuDmaPort implements DmaPort {
 
   write(requester: DmaRequester, address: bigint, size: MmioSize, data: bigint): DmaPortStatusValue {
     this.counters.writes++;
-    if (!dmaAligned(address, size) || address > U64_MAX) return this.busError();
+    if (!dmaAligned(address, size)) return this.busError();
     if (!this.translate(requester.deviceId, address, size, true)) return DmaPortStatus.Aborted;
     return this.upstream.write(requester, this.target, size, data);
   }
@@ -99,17 +95,17 @@ export class VirtioIommuDmaPort implements DmaPort {
       return true;
     }
     if (domain === null) return this.fault(FaultReason.Domain, id, address, write);
-    const at = this.at;
-    splitAddress(address, at);
+    const page = dmaPage(address);
+    const offset = Number(address & 0xfffn);
     const table = domain.mappings;
-    const i = table.find(at.page);
+    const i = table.find(page);
     if (i >= 0) {
       if ((table.flags(i) & (write ? MapFlag.Write : this.readMask)) === 0) return this.fault(FaultReason.Mapping, id, address, write);
       this.counters.translated++;
-      this.target = joinAddress(table.physPage(i) + (at.page - table.firstPage(i)), at.offset);
+      this.target = dmaAddress(table.physPage(i) + (page - table.firstPage(i)), offset);
       return true;
     }
-    if (ep.inMsiWindow(at.page, at.offset, at.offset + length - 1)) {
+    if (ep.inMsiWindow(page, offset, offset + length - 1)) {
       this.counters.msi++;
       this.target = address;
       return true;

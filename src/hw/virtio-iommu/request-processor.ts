@@ -17,8 +17,9 @@
 import { VirtioIommuFeature } from '../../formats/virtio-iommu/features.js';
 import { encodeProperties, type ResvMemProperty } from '../../formats/virtio-iommu/probe.js';
 import { AttachFlag, MapFlag, REQUEST_TAIL_SIZE, RequestLayout, VirtioIommuRequestType, VirtioIommuStatus, requestLength } from '../../formats/virtio-iommu/requests.js';
+import { dmaAddress } from '../../devices/dma-port.js';
 import type { DescriptorChain } from '../virtio/virtqueue.js';
-import { compareAddress, joinAddress, pageOfHalves, PAGE_MASK, PAGE_SIZE } from './address.js';
+import { compareAddress, pageOfHalves, PAGE_MASK, PAGE_SIZE } from './address.js';
 import type { VirtioIommuBackend, VirtioIommuBackendResult } from './backend.js';
 import { Domain, type DeviceState, type Endpoint } from './state.js';
 
@@ -240,7 +241,7 @@ export class RequestProcessor {
       const t = domain.mappings;
       if (this.backend !== null) {
         for (let i = 0; i < t.count; i++) {
-          const r = this.backend.unmap(domain.id, joinAddress(t.firstPage(i), 0), BigInt(t.lastPage(i) - t.firstPage(i) + 1) * 4096n);
+          const r = this.backend.unmap(domain.id, dmaAddress(t.firstPage(i), 0), BigInt(t.lastPage(i) - t.firstPage(i) + 1) * 4096n);
           if (r !== 'ok' && status === S.Ok) status = backendStatus(r);
         }
       }
@@ -292,7 +293,7 @@ export class RequestProcessor {
     if (this.state.mappingCount >= this.state.params.maxMappings) return S.NoMem;
     if (this.backend !== null) {
       const size = BigInt(lastPage - firstPage + 1) * BigInt(PAGE_SIZE);
-      const r = this.backend.map(domainId, joinAddress(firstPage, 0), joinAddress(physPage, 0), size, flags);
+      const r = this.backend.map(domainId, dmaAddress(firstPage, 0), dmaAddress(physPage, 0), size, flags);
       if (r !== 'ok') return backendStatus(r);
     }
     domain.mappings.insert(firstPage, lastPage, physPage, flags);
@@ -337,7 +338,7 @@ export class RequestProcessor {
     if (this.backend !== null) {
       for (let i = from; i < to; i++) {
         const size = BigInt(t.lastPage(i) - t.firstPage(i) + 1) * BigInt(PAGE_SIZE);
-        const r = this.backend.unmap(domainId, joinAddress(t.firstPage(i), 0), size);
+        const r = this.backend.unmap(domainId, dmaAddress(t.firstPage(i), 0), size);
         if (r !== 'ok') {
           status = backendStatus(r);
           end = i;
