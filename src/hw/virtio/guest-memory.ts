@@ -5,8 +5,8 @@
 // conversion, above it the halves are joined.
 
 import { DmaPortStatus, DmaRequester, type DmaPort, type DmaPortStatusValue } from '../../devices/dma-port.js';
+import { TWO_32 } from '../../sim/u64.js';
 
-const TWO_32 = 0x1_0000_0000;
 /** Below this high half, hi * 2^32 + lo (+ a small offset) is an exact double. */
 const EXACT_HI = 0x1f_ffff;
 
