@@ -328,6 +328,15 @@ describe('the DMA-engine endpoint', () => {
     expect(e.counters.dmaErrors).toBe(1);
   });
 
+  it('delivers the data of a poisoned single read through the function and the root complex, flagged Poisoned', () => {
+    const { memory, b, e } = endpoint();
+    b.configWrite(ecamOffset(3, 2, 1, PciCfg.COMMAND), 2, PciCommand.BUS_MASTER);
+    memory.write(0x8000_0010n, 8, 0x1122_3344_5566_7788n);
+    memory.markDataCorruption(0x8000_0010n, 8n);
+    expect(e.dma.read(e.engine.requester, 0x8000_0010n, 8)).toBe(DmaPortStatus.Poisoned);
+    expect(e.dma.value).toBe(0x1122_3344_5566_7788n);
+  });
+
   it('maps requester ids to device ids the way the platform says', () => {
     const { up, b, start } = endpoint({ deviceIdFor: (rid) => (rid === 0x311 ? 0x77 : -1) });
     b.configWrite(ecamOffset(3, 2, 1, PciCfg.COMMAND), 2, PciCommand.BUS_MASTER);

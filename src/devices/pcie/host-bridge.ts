@@ -275,7 +275,8 @@ class RootComplexPort implements DmaPort, AtsTranslationAgent {
     if (up === null) return DmaPortStatus.BusError;
     if (r === null) return DmaPortStatus.Aborted;
     const s = up.read(r, address, size);
-    if (s === DmaPortStatus.Ok) this.value = up.value;
+    // A poisoned completion still delivers its data (DmaPort: the data is there but flagged).
+    if (s === DmaPortStatus.Ok || s === DmaPortStatus.Poisoned) this.value = up.value;
     return s;
   }
 

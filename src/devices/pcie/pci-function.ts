@@ -437,7 +437,8 @@ class FunctionDmaPort implements DmaPort {
     const up = this.upstream(false);
     if (up === null) return DmaPortStatus.BusError;
     const s = up.read(this.stamp(requester), address, size);
-    if (s === DmaPortStatus.Ok) this.value = up.value;
+    // A poisoned completion still delivers its data (DmaPort: the data is there but flagged).
+    if (s === DmaPortStatus.Ok || s === DmaPortStatus.Poisoned) this.value = up.value;
     else this.fn.noteCompletionError(s);
     return s;
   }
