@@ -44,6 +44,11 @@ export class IotlbGather {
   end = 0;
   /** log2 of the largest page size unmapped (bytes). */
   pageLog2 = 0;
+  /**
+   * log2 of the smallest page size unmapped (bytes); Infinity when nothing was. Equal to
+   * pageLog2 when every leaf had one size, which lets an invalidation name their level.
+   */
+  minPageLog2 = Number.POSITIVE_INFINITY;
   /** Page-table pages (physical page numbers) to free after the invalidation. */
   readonly freelist: number[] = [];
 
@@ -55,12 +60,14 @@ export class IotlbGather {
     if (firstPage < this.start) this.start = firstPage;
     if (firstPage + pages > this.end) this.end = firstPage + pages;
     if (pageLog2 > this.pageLog2) this.pageLog2 = pageLog2;
+    if (pageLog2 < this.minPageLog2) this.minPageLog2 = pageLog2;
   }
 
   reset(): void {
     this.start = Number.POSITIVE_INFINITY;
     this.end = 0;
     this.pageLog2 = 0;
+    this.minPageLog2 = Number.POSITIVE_INFINITY;
     this.freelist.length = 0;
   }
 }

@@ -21,8 +21,6 @@ export class SmmuPagingDomain {
   readonly masters = new Set<SmmuMaster>();
   /** Whether a master was ever attached: the ASID or VMID may then have TLB entries. */
   everAttached = false;
-  /** The smallest leaf each pending gather unmapped (log2 bytes); -1 when sizes differed. */
-  readonly gatherLeaf = new WeakMap<IotlbGather, number>();
 
   constructor(
     readonly iommu: ArmSmmuV3Device,
@@ -68,10 +66,7 @@ export const pagingDomainOps: DomainOps = {
     return mapped;
   },
   unmapPages(domain: IommuDomain, iovaPage: number, pageLog2: number, count: number, gather: IotlbGather): number {
-    const d = pagingOf(domain);
-    const before = d.gatherLeaf.get(gather);
-    d.gatherLeaf.set(gather, before === undefined || before === pageLog2 ? pageLog2 : -1);
-    return d.pgtable.unmap(iovaPage, pageLog2, count, gather);
+    return pagingOf(domain).pgtable.unmap(iovaPage, pageLog2, count, gather);
   },
   iotlbSync(domain: IommuDomain, gather: IotlbGather): void {
     const d = pagingOf(domain);

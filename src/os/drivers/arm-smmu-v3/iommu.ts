@@ -348,8 +348,6 @@ export class ArmSmmuV3Device implements IommuInstance {
    */
   iotlbSync(d: SmmuPagingDomain, gather: IotlbGather): void {
     if (!gather.empty) {
-      const leaf = d.gatherLeaf.get(gather);
-      d.gatherLeaf.delete(gather);
       const cmds = tlbiRangeCommands({
         stage: d.stage,
         asid: d.asid,
@@ -357,7 +355,7 @@ export class ArmSmmuV3Device implements IommuInstance {
         startPage: gather.start,
         endPage: gather.end,
         leaf: gather.freelist.length === 0,
-        leafLog2: leaf === undefined || leaf < 0 ? null : leaf,
+        leafLog2: gather.minPageLog2 === gather.pageLog2 ? gather.pageLog2 : null,
         granuleLog2: d.pgtable.granuleLog2,
         ril: this.features.ril,
       });

@@ -119,6 +119,28 @@ describe('SMMUv3 driver: unmap and TLB invalidation (4.4)', () => {
     expect(m.translate(ENGINE_SID, 0x41_0000n)).toMatchObject({ event: 'F_TRANSLATION' });
   });
 
+  it('drops the level hint when one gather unmapped leaves of two sizes (4.4.1.1: TTL 0)', () => {
+    const { m, domain } = setup();
+    const core = m.kernel.iommu;
+    core.map(domain, 0x40_0000n, 0x8040_0000n, 0x20_0000n, RW);
+    core.map(domain, 0x60_0000n, 0x8060_0000n, 0x1000n, RW);
+    const gather = new IotlbGather();
+    const cmds = commandsOf(m, () => {
+      expect(core.unmapFast(domain, 0x40_0000n, 0x20_0000n, gather)).toBe(0x20_0000n);
+      expect(core.unmapFast(domain, 0x60_0000n, 0x1000n, gather)).toBe(0x1000n);
+      core.iotlbSync(domain, gather);
+    });
+    expect(cmds.map((c) => c.name).at(-1)).toBe('CMD_SYNC');
+    const tlbi = cmds.filter((c) => c.name === 'CMD_TLBI_NH_VA');
+    expect(tlbi.length).toBeGreaterThan(0);
+    expect(tlbi.every((c) => c.fields.TTL === 0n && c.fields.Leaf === 1n)).toBe(true);
+    for (const a of [0x41_0000n, 0x60_0000n]) expect(m.translate(ENGINE_SID, a)).toMatchObject({ event: 'F_TRANSLATION' });
+    // The gather was reset: the next block unmap names its level again.
+    core.map(domain, 0x80_0000n, 0x8080_0000n, 0x20_0000n, RW);
+    const again = commandsOf(m, () => core.unmap(domain, 0x80_0000n, 0x20_0000n));
+    expect(again[0].fields).toMatchObject({ Addr: 0x800n, TTL: 2n, SCALE: 9n });
+  });
+
   it('without RIL, invalidates leaf by leaf, and the whole ASID from CMDQ_MAX_TLBI_OPS leaves on', () => {
     const { m, domain, p } = setup({ smmu: { capabilities: { ril: false } } });
     const core = m.kernel.iommu;
