@@ -122,7 +122,7 @@ export class P2m {
   unmap(gfn: number, count: number): void {
     this.checkLive();
     this.checkRange(gfn, count);
-    this.clearRange(gfn, count);
+    this.removeRange(gfn, count, null);
     this.sync();
   }
 
@@ -130,23 +130,7 @@ export class P2m {
   setType(gfn: number, count: number, type: P2mTypeValue): void {
     this.checkLive();
     this.checkRange(gfn, count);
-    const end = gfn + count;
-    for (let g = gfn; g < end; ) {
-      const e = this.lookup(g);
-      if (e === null) {
-        g++;
-        continue;
-      }
-      const pages = 2 ** (e.pageLog2 - 12);
-      const first = g - (g % pages);
-      if (first < gfn || first + pages > end) {
-        this.split(first, e);
-        continue;
-      }
-      this.removeLeaf(first, e.pageLog2);
-      this.mapRange(first, e.mfn - (g - first), pages, type);
-      g = first + pages;
-    }
+    this.removeRange(gfn, count, (first, mfn, pages) => this.mapRange(first, mfn, pages, type));
     this.sync();
   }
 
@@ -190,7 +174,11 @@ export class P2m {
     }
   }
 
-  private clearRange(gfn: number, count: number): void {
+  /**
+   * Removes every leaf in [gfn, gfn + count), splitting superpages that straddle an edge until
+   * none does; holes are skipped. `then` gets each removed leaf (first gfn, its mfn, frames).
+   */
+  private removeRange(gfn: number, count: number, then: ((first: number, mfn: number, pages: number) => void) | null): void {
     const end = gfn + count;
     for (let g = gfn; g < end; ) {
       const e = this.lookup(g);
@@ -200,20 +188,21 @@ export class P2m {
       }
       const pages = 2 ** (e.pageLog2 - 12);
       const first = g - (g % pages);
+      const base = e.mfn - (g - first);
       if (first < gfn || first + pages > end) {
-        this.split(first, e);
+        this.split(first, base, e);
         continue;
       }
       this.removeLeaf(first, e.pageLog2);
+      then?.(first, base, pages);
       g = first + pages;
     }
   }
 
-  /** Replaces the superpage at `first` by leaves of the next size down (p2m_split_superpage). */
-  private split(first: number, e: P2mEntry): void {
+  /** Replaces the superpage at `first` (mapping `base`) by leaves of the next size down (p2m_split_superpage). */
+  private split(first: number, base: number, e: P2mEntry): void {
     const sizes = this.table.pageSizes;
     const smaller = sizes[sizes.indexOf(e.pageLog2) - 1];
-    const base = (this.lookup(first) as P2mEntry).mfn;
     this.removeLeaf(first, e.pageLog2);
     const step = 2 ** (smaller - 12);
     const prot = protOf(e.type);
