@@ -25,6 +25,8 @@ import { VirtioIommuError } from './errors.js';
 const T = VirtioIommuRequestType;
 const S = VirtioIommuStatus;
 const L = RequestLayout;
+/** Where the domain field sits in every request that has one (ATTACH, DETACH, MAP, UNMAP). */
+const DOMAIN_AT = L.head.length;
 
 /** Bytes per request slot, and where its tail sits (after the longest readable part but PROBE's). */
 const SLOT_BYTES = 64;
@@ -164,33 +166,25 @@ export class RequestQueue {
 
   /** ATTACH (5.13.6.3), waited for; returns the status. */
   attach(domain: number, endpoint: number, flags: number): number {
-    const r = this.take(T.Attach);
-    r.domain = domain;
+    const a = L.attach;
+    const r = this.begin(T.Attach, domain, a.length);
     r.endpoint = endpoint;
     r.flags = flags;
     const m = this.memory;
-    const a = L.attach;
-    m.write32(r.ppn, r.offset, T.Attach);
-    m.write32(r.ppn, r.offset + a.domain, domain);
     m.write32(r.ppn, r.offset + a.endpoint, endpoint);
     m.write32(r.ppn, r.offset + a.flags, flags);
     m.write32(r.ppn, r.offset + a.reserved, 0);
-    r.segments[0].length = a.length;
     return this.send(r, true);
   }
 
   /** DETACH (5.13.6.4), waited for; returns the status. */
   detach(domain: number, endpoint: number): number {
-    const r = this.take(T.Detach);
-    r.domain = domain;
+    const d = L.detach;
+    const r = this.begin(T.Detach, domain, d.length);
     r.endpoint = endpoint;
     const m = this.memory;
-    const d = L.detach;
-    m.write32(r.ppn, r.offset, T.Detach);
-    m.write32(r.ppn, r.offset + d.domain, domain);
     m.write32(r.ppn, r.offset + d.endpoint, endpoint);
     m.write64(r.ppn, r.offset + d.reserved, 0, 0);
-    r.segments[0].length = d.length;
     return this.send(r, true);
   }
 
@@ -200,21 +194,13 @@ export class RequestQueue {
    * the next sync.
    */
   map(domain: number, first: number, last: number, phys: number, flags: number, wait = true): number {
-    const r = this.take(T.Map);
-    r.domain = domain;
-    r.first = first;
-    r.last = last;
+    const p = L.map;
+    const r = this.beginRange(T.Map, domain, first, last, p.length);
     r.phys = phys;
     r.flags = flags;
     const m = this.memory;
-    const p = L.map;
-    m.write32(r.ppn, r.offset, T.Map);
-    m.write32(r.ppn, r.offset + p.domain, domain);
-    writeAddress(m, r.ppn, r.offset + p.virtStart, first, 0);
-    writeAddress(m, r.ppn, r.offset + p.virtEnd, last, 0xfff);
     writeAddress(m, r.ppn, r.offset + p.physStart, phys, 0);
     m.write32(r.ppn, r.offset + p.flags, flags);
-    r.segments[0].length = p.length;
     return this.send(r, wait);
   }
 
@@ -224,18 +210,9 @@ export class RequestQueue {
    * takeFailures().
    */
   unmap(domain: number, first: number, last: number): void {
-    const r = this.take(T.Unmap);
-    r.domain = domain;
-    r.first = first;
-    r.last = last;
-    const m = this.memory;
     const u = L.unmap;
-    m.write32(r.ppn, r.offset, T.Unmap);
-    m.write32(r.ppn, r.offset + u.domain, domain);
-    writeAddress(m, r.ppn, r.offset + u.virtStart, first, 0);
-    writeAddress(m, r.ppn, r.offset + u.virtEnd, last, 0xfff);
-    m.write32(r.ppn, r.offset + u.reserved, 0);
-    r.segments[0].length = u.length;
+    const r = this.beginRange(T.Unmap, domain, first, last, u.length);
+    this.memory.write32(r.ppn, r.offset + u.reserved, 0);
     this.send(r, false);
     if (!this.batching) this.sync();
   }
@@ -291,6 +268,30 @@ export class RequestQueue {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /**
+   * A slot for a request of `type` on `domain` whose readable part is `length` bytes, with its
+   * head (the type, then three reserved zero bytes) and domain written: every request but
+   * PROBE names a domain, right after the head.
+   */
+  private begin(type: number, domain: number, length: number): Request {
+    const r = this.take(type);
+    r.domain = domain;
+    this.memory.write32(r.ppn, r.offset, type);
+    this.memory.write32(r.ppn, r.offset + DOMAIN_AT, domain);
+    r.segments[0].length = length;
+    return r;
+  }
+
+  /** begin() for MAP and UNMAP, which go on with virt_start and virt_end (pages [first, last]) at the same offsets. */
+  private beginRange(type: number, domain: number, first: number, last: number, length: number): Request {
+    const r = this.begin(type, domain, length);
+    r.first = first;
+    r.last = last;
+    writeAddress(this.memory, r.ppn, r.offset + L.map.virtStart, first, 0);
+    writeAddress(this.memory, r.ppn, r.offset + L.map.virtEnd, last, 0xfff);
+    return r;
+  }
 
   private take(type: number): Request {
     if (this.free.length === 0) {
