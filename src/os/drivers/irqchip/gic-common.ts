@@ -63,7 +63,7 @@ export function decodeGicSpecifier(specifier: readonly number[], spis: number): 
   }
   if (type === 1) {
     if (number >= 16) throw new IrqError(`PPI ${number} does not exist (PPIs are 0-15)`);
-    if (sense === 3 || (sense & ~0xf) !== 0) throw new IrqError(`PPI ${number}: trigger flags ${sense} name no single trigger`);
+    if (sense === 3) throw new IrqError(`PPI ${number}: trigger flags ${sense} name no single trigger`);
     return { intid: 16 + number, trigger: sense === 0 ? 'unchanged' : (sense & 3) !== 0 ? 'edge' : 'level' };
   }
   if (type === 2 || type === 3) throw new IrqError(`the extended ${type === 2 ? 'SPI' : 'PPI'} range (GICv3.1) is not supported`);
