@@ -4,7 +4,8 @@
 // io-pgtable builder; the identity domain is a bypass STE, the blocked domain an abort STE.
 
 import type { Device } from '../../driver-model/device.js';
-import { IommuDomain, IotlbGather, type DomainOps, type DomainTypeValue } from '../../core/types.js';
+import { IommuDomain, type DomainOps, type DomainTypeValue } from '../../core/types.js';
+import { pgtableDomainOps } from '../../io-pgtable/domain-ops.js';
 import { ArmLpaeIoPgtable } from '../../io-pgtable/arm-lpae.js';
 import { ArmSmmuV3Error } from './errors.js';
 import { domainGranule } from './features.js';
@@ -52,39 +53,21 @@ export function pagingOf(domain: IommuDomain): SmmuPagingDomain {
   return d;
 }
 
-export const pagingDomainOps: DomainOps = {
+export const pagingDomainOps: DomainOps = pgtableDomainOps(pagingOf, (d, gather) => d.iommu.iotlbSync(d, gather), {
   attachDev(domain: IommuDomain, dev: Device): string | null {
     const d = pagingOf(domain);
     return d.iommu.attachPaging(dev, domain, d);
   },
-  mapPages(domain: IommuDomain, iovaPage: number, page: number, pageLog2: number, count: number, prot: number): number {
-    const d = pagingOf(domain);
-    const gather = new IotlbGather();
-    const mapped = d.pgtable.map(iovaPage, page, pageLog2, count, prot, gather);
-    // A block replaced an emptied table: the SMMU may still walk it until a walk-cache invalidation.
-    if (gather.freelist.length > 0) d.iommu.iotlbSync(d, gather);
-    return mapped;
-  },
-  unmapPages(domain: IommuDomain, iovaPage: number, pageLog2: number, count: number, gather: IotlbGather): number {
-    return pagingOf(domain).pgtable.unmap(iovaPage, pageLog2, count, gather);
-  },
-  iotlbSync(domain: IommuDomain, gather: IotlbGather): void {
-    const d = pagingOf(domain);
-    d.iommu.iotlbSync(d, gather);
-  },
   flushIotlbAll(domain: IommuDomain): void {
     const d = pagingOf(domain);
     d.iommu.flushDomain(d);
-  },
-  iovaToPhys(domain: IommuDomain, iova: bigint): bigint | null {
-    return pagingOf(domain).pgtable.iovaToPhys(iova);
   },
   free(domain: IommuDomain): void {
     const d = pagingOf(domain);
     d.iommu.freeDomain(d);
     domain.driverData = null;
   },
-};
+});
 
 export const identityDomainOps: DomainOps = {
   attachDev(domain: IommuDomain, dev: Device): string | null {

@@ -5,7 +5,8 @@
 
 import { IosatpMode } from '../../../formats/riscv-iommu/structures.js';
 import type { Device } from '../../driver-model/device.js';
-import { IommuDomain, IotlbGather, type DomainOps, type DomainTypeValue } from '../../core/types.js';
+import { IommuDomain, type DomainOps, type DomainTypeValue } from '../../core/types.js';
+import { pgtableDomainOps } from '../../io-pgtable/domain-ops.js';
 import { RiscvIoPgtable, type RiscvPgtableModeName } from '../../io-pgtable/riscv.js';
 import { RiscvIommuError } from './errors.js';
 import type { RiscvIommuDevice } from './iommu.js';
@@ -40,32 +41,14 @@ function owner(domain: IommuDomain): RiscvIommuDevice {
   return domain.driverData as RiscvIommuDevice;
 }
 
-export const pagingDomainOps: DomainOps = {
+export const pagingDomainOps: DomainOps = pgtableDomainOps(paging, (d, gather) => d.iommu.iotlbSync(d, gather), {
   attachDev(domain: IommuDomain, dev: Device): string | null {
     const d = paging(domain);
     return d.iommu.updateContexts(dev, domain, { valid: true, fsc: d.iosatp, pscid: d.pscid }, d);
   },
-  mapPages(domain: IommuDomain, iovaPage: number, page: number, pageLog2: number, count: number, prot: number): number {
-    const d = paging(domain);
-    const gather = new IotlbGather();
-    const mapped = d.pgtable.map(iovaPage, page, pageLog2, count, prot, gather);
-    // A superpage replaced empty tables: the IOMMU may still walk them until a full invalidation.
-    if (gather.freelist.length > 0) d.iommu.iotlbSync(d, gather);
-    return mapped;
-  },
-  unmapPages(domain: IommuDomain, iovaPage: number, pageLog2: number, count: number, gather: IotlbGather): number {
-    return paging(domain).pgtable.unmap(iovaPage, pageLog2, count, gather);
-  },
-  iotlbSync(domain: IommuDomain, gather: IotlbGather): void {
-    const d = paging(domain);
-    d.iommu.iotlbSync(d, gather);
-  },
   flushIotlbAll(domain: IommuDomain): void {
     const d = paging(domain);
     d.iommu.flushPscid(d);
-  },
-  iovaToPhys(domain: IommuDomain, iova: bigint): bigint | null {
-    return paging(domain).pgtable.iovaToPhys(iova);
   },
   free(domain: IommuDomain): void {
     const d = paging(domain);
@@ -73,7 +56,7 @@ export const pagingDomainOps: DomainOps = {
     d.iommu.pscids.free(d.pscid);
     domain.driverData = null;
   },
-};
+});
 
 export const identityDomainOps: DomainOps = {
   attachDev(domain: IommuDomain, dev: Device): string | null {
