@@ -33,6 +33,7 @@ import { hex } from '../sim/u64.js';
 import type { DeviceTree } from '../formats/devicetree/tree.js';
 import { findDevice, unknownDevice } from './devices.js';
 import { at, failStep, ScenarioError, StepFailure, stepName } from './errors.js';
+import { expectFaultCount, Expectations } from './expectations.js';
 import { FaultCollector, formatCause, formatFault } from './faults.js';
 import type { LoadedScenario, ScenarioSource } from './load.js';
 import { compareStream, memoryStream, patternStream, randomStream, repeatStream, writeStream, zeroStream, type ByteStream } from './memory.js';
@@ -116,8 +117,7 @@ export class ScenarioRunner {
   readonly domains = new Map<string, NamedDomain>();
   private readonly stepReports: StepReport[];
   private readonly workloads: WorkloadReport[] = [];
-  private readonly expectations = { checked: 0, passed: 0, failed: 0 };
-  private current: Step | null = null;
+  private readonly expectations = new Expectations();
 
   /** Builds the machine (errors in the platform or the config are thrown as ScenarioErrors). */
   constructor(
@@ -192,35 +192,21 @@ export class ScenarioRunner {
     this.bootedKernel = kernel;
     const faults = new FaultCollector(this.vm === null ? [kernel] : [kernel, this.vm.hostKernel]);
     this.collector = faults;
-    let error: ScenarioError | null = null;
-    for (const step of this.scenario.steps) {
-      const record = this.stepReports[step.index];
-      this.current = step;
-      try {
-        record.summary = this.execute(step);
-        this.poll();
-        record.status = 'ok';
-      } catch (e) {
-        if (!isRefusal(e)) throw e;
-        record.status = 'failed';
-        record.summary = e.message;
-        error = new ScenarioError([`${at(this.source.file, record.line)}${stepName(step.index, step.label)}: ${e.message}`], { index: step.index, label: step.label, line: record.line });
-        break;
-      } finally {
-        this.current = null;
-      }
-    }
-    const failure = error === null ? null : { step: error.step?.index ?? null, label: error.step?.label ?? null, line: error.step?.line ?? null, message: error.message };
+    const error = this.runSteps(this.scenario.steps, (step) => {
+      const summary = this.execute(step);
+      this.poll();
+      return summary;
+    });
     const report = collectReport({
       scenario: { name: this.scenario.name, description: this.scenario.description, file: this.source.file, platform: this.describePlatform(), seed: this.seed },
       machine: this.machine,
       kernel,
       ...(this.vm === null ? {} : { iommus: this.vm.iommus }),
       steps: this.stepReports,
-      expectations: { ...this.expectations },
+      expectations: this.expectations.counts(),
       workloads: this.workloads,
       faults: faults.all,
-      failure,
+      failure: failureOf(error),
       wallMs: performance.now() - started,
     });
     return { report, error };
@@ -238,35 +224,41 @@ export class ScenarioRunner {
     }
     const session = new XenSession({ machine: this.machine, xen, seed: this.seed, progress: (step, done, total) => this.options.onProgress?.({ step: step.index, label: step.label, done, total }) });
     this.xenSession = session;
-    let error: ScenarioError | null = null;
-    for (const step of steps) {
-      const record = this.stepReports[step.index];
-      try {
-        record.summary = session.execute(step);
-        session.afterStep();
-        record.status = 'ok';
-      } catch (e) {
-        if (!isRefusal(e)) throw e;
-        record.status = 'failed';
-        record.summary = e.message;
-        error = new ScenarioError([`${at(this.source.file, record.line)}${stepName(step.index, step.label)}: ${e.message}`], { index: step.index, label: step.label, line: record.line });
-        break;
-      }
-    }
-    const failure = error === null ? null : { step: error.step?.index ?? null, label: error.step?.label ?? null, line: error.step?.line ?? null, message: error.message };
+    const error = this.runSteps(steps, (step) => {
+      const summary = session.execute(step);
+      session.afterStep();
+      return summary;
+    });
     const report = collectReport({
       scenario: { name: this.scenario.name, description: this.scenario.description, file: this.source.file, platform: this.platform.description, seed: this.seed },
       machine: this.machine,
       kernel: null,
       hypervisor: session.reportInput(),
       steps: this.stepReports,
-      expectations: { ...session.expectations },
+      expectations: session.expectations.counts(),
       workloads: session.workloads,
       faults: [],
-      failure,
+      failure: failureOf(error),
       wallMs: performance.now() - started,
     });
     return { report, error };
+  }
+
+  /** Runs `steps` in order, recording each one's outcome; the first refused step stops the run and is the error. */
+  private runSteps<S extends Step | XenStep>(steps: readonly S[], execute: (step: S) => string): ScenarioError | null {
+    for (const step of steps) {
+      const record = this.stepReports[step.index];
+      try {
+        record.summary = execute(step);
+        record.status = 'ok';
+      } catch (e) {
+        if (!isRefusal(e)) throw e;
+        record.status = 'failed';
+        record.summary = e.message;
+        return new ScenarioError([`${at(this.source.file, record.line)}${stepName(step.index, step.label)}: ${e.message}`], { index: step.index, label: step.label, line: record.line });
+      }
+    }
+    return null;
   }
 
   /** "riscv-virt-vfio-guest (built-in), guest of riscv-virt-vfio-host, virtio-iommu backend: host" on a pair. */
@@ -481,12 +473,12 @@ export class ScenarioRunner {
     if (r.ok) {
       // PCIe writes are posted: a function never learns that the IOMMU blocked one.
       const unseen = newFaults.length === 0 ? '' : `, but the IOMMU blocked ${newFaults.length === 1 ? 'a transaction' : `${newFaults.length} transactions`} the device did not see fail (posted writes)${iommuSays}`;
-      if (step.expect === 'fault') this.failExpectation(`${what}: expected a fault, but the transfer completed (${formatSize(r.bytes)})${unseen}`);
+      if (step.expect === 'fault') this.expectations.fail(`${what}: expected a fault, but the transfer completed (${formatSize(r.bytes)})${unseen}`);
       this.expectations.passed++;
       return `${dev.name}: ${what} completed${unseen}`;
     }
     const failure = `${r.error} at DMA address ${hex(r.dmaAddress)} (${r.write ? 'write' : 'read'}) after ${r.bytes} bytes${iommuSays}`;
-    if (step.expect === 'ok') this.failExpectation(`${what} failed: ${failure}`);
+    if (step.expect === 'ok') this.expectations.fail(`${what} failed: ${failure}`);
     this.expectations.passed++;
     return `${dev.name}: ${what} faulted as expected: ${failure}`;
   }
@@ -510,11 +502,6 @@ export class ScenarioRunner {
 
   // ---- expectations ----------------------------------------------------------------------
 
-  private failExpectation(message: string): never {
-    this.expectations.failed++;
-    return failStep(`expectation failed: ${message}`);
-  }
-
   private expect(memory: MemoryCheck | null, translation: TranslationCheck | null, faults: FaultsCheck | null): string {
     const said: string[] = [];
     if (memory !== null) said.push(this.expectMemory(memory));
@@ -529,7 +516,7 @@ export class ScenarioRunner {
     const mismatch = compareStream(this.kernel.memory, address, Number(c.length), this.stream(c.equals, c.length));
     if (mismatch !== null) {
       const byte = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
-      this.failExpectation(`memory at ${formatAddressExpr(c.address)} (${hex(address)}) + ${hex(mismatch.offset)} is ${byte(mismatch.actual)}, expected ${byte(mismatch.expected)} (${describeData(c.equals)})`);
+      this.expectations.fail(`memory at ${formatAddressExpr(c.address)} (${hex(address)}) + ${hex(mismatch.offset)} is ${byte(mismatch.actual)}, expected ${byte(mismatch.expected)} (${describeData(c.equals)})`);
     }
     this.expectations.passed++;
     return `memory: ${formatSize(c.length)} at ${hex(address)} as expected`;
@@ -542,7 +529,7 @@ export class ScenarioRunner {
     const want = c.phys === null ? null : this.resolvePhys(c.phys);
     const got = this.kernel.iommu.iovaToPhys(d.domain, iova);
     const show = (v: bigint | null) => (v === null ? 'unmapped' : hex(v));
-    if (got !== want) this.failExpectation(`${d.name}: ${hex(iova)} translates to ${show(got)}, expected ${show(want)}`);
+    if (got !== want) this.expectations.fail(`${d.name}: ${hex(iova)} translates to ${show(got)}, expected ${show(want)}`);
     this.expectations.passed++;
     return `translation: ${d.name} ${hex(iova)} -> ${show(got)}`;
   }
@@ -554,16 +541,14 @@ export class ScenarioRunner {
     const dev = c.device === undefined ? null : this.device(c.device);
     const page = c.iova === undefined ? null : this.resolveDma(c.iova) >> 12n;
     const matching = window.filter((f) => (dev === null || f.device === dev.name) && (c.cause === undefined || f.cause === c.cause) && (page === null || f.iova >> 12n === page));
-    const ok = c.count === undefined ? matching.length > 0 : matching.length === c.count;
     const filters = [dev === null ? null : `of ${dev.name}`, c.cause === undefined ? null : `with cause ${formatCause(c.cause, window.find((f) => f.cause === c.cause)?.causeName)}`, page === null ? null : `in page ${hex(page << 12n)}`].filter((s) => s !== null).join(' ');
-    const wanted = c.count === undefined ? 'at least one fault' : `${c.count} fault${c.count === 1 ? '' : 's'}`;
-    if (!ok) {
-      const seen = window.length === 0 ? 'no faults were reported since the previous check' : `faults since the previous check: ${window.slice(0, 3).map(formatFault).join('; ')}${window.length > 3 ? `; and ${window.length - 3} more` : ''}`;
-      this.failExpectation(`expected ${wanted}${filters === '' ? '' : ` ${filters}`}, got ${matching.length}; ${seen}`);
-    }
-    this.expectations.passed++;
-    return `faults: ${matching.length}${filters === '' ? '' : ` ${filters}`}${matching.length > 0 ? ` (${formatFault(matching[0])})` : ''}`;
+    return expectFaultCount(this.expectations, { window, matching, count: c.count, filters, describe: formatFault });
   }
+}
+
+/** The report's failure of a run that stopped at `error`. */
+function failureOf(error: ScenarioError | null): Report['outcome']['failure'] {
+  return error === null ? null : { step: error.step?.index ?? null, label: error.step?.label ?? null, line: error.step?.line ?? null, message: error.message };
 }
 
 function offsetBy(base: bigint, a: Extract<AddressExpr, { kind: 'symbol' }>): bigint {

@@ -17,6 +17,7 @@ import { noDma, type HypervisorInput } from '../../report/hypervisor.js';
 import type { DeviceReport, DmaCounts, WorkloadReport } from '../../report/types.js';
 import { hex } from '../../sim/u64.js';
 import { failStep } from '../errors.js';
+import { expectFaultCount, Expectations } from '../expectations.js';
 import { patternStream, randomStream, repeatStream, zeroStream, type ByteStream } from '../memory.js';
 import { formatSize, type AddressExpr, type DataSpec } from '../values.js';
 import { busRegisters, EngineDriver, guestRegisters, type EngineOutcome } from './engine-driver.js';
@@ -74,7 +75,7 @@ export class XenSession {
   /** Every fault of the run, in order. */
   readonly faults: XenIommuFault[] = [];
   readonly workloads: WorkloadReport[] = [];
-  readonly expectations = { checked: 0, passed: 0, failed: 0 };
+  readonly expectations = new Expectations();
   readonly driver: EngineDriver;
   private readonly dma = new Map<XenDomain, DmaCounts>();
   private readonly deviceDma = new Map<string, DmaCounts>();
@@ -325,12 +326,12 @@ export class XenSession {
     const newFaults = this.faults.slice(faultsBefore);
     const iommuSays = newFaults.length === 0 ? '' : `; IPMMU: ${describeXenFault(newFaults[0])}`;
     if (r.ok) {
-      if (step.expect === 'fault') this.failExpectation(`${what} by ${by}: expected a fault, but the transfer completed (${formatSize(r.bytes)})${iommuSays}`);
+      if (step.expect === 'fault') this.expectations.fail(`${what} by ${by}: expected a fault, but the transfer completed (${formatSize(r.bytes)})${iommuSays}`);
       this.expectations.passed++;
       return `${by}: ${what} completed`;
     }
     const failure = `${r.error} at DMA address ${hex(r.errorAddress)} (${r.write ? 'write' : 'read'}) after ${r.bytes} bytes${iommuSays}`;
-    if (step.expect === 'ok') this.failExpectation(`${what} by ${by} failed: ${failure}`);
+    if (step.expect === 'ok') this.expectations.fail(`${what} by ${by} failed: ${failure}`);
     this.expectations.passed++;
     return `${by}: ${what} faulted as expected: ${failure}`;
   }
@@ -376,11 +377,6 @@ export class XenSession {
 
   // ---- expectations ----------------------------------------------------------------------
 
-  private failExpectation(message: string): never {
-    this.expectations.failed++;
-    return failStep(`expectation failed: ${message}`);
-  }
-
   private expect(memory: XenMemoryCheck | null, faults: XenFaultsCheck | null, device: XenDeviceCheck | null): string {
     const said: string[] = [];
     if (memory !== null) said.push(this.expectMemory(memory));
@@ -398,7 +394,7 @@ export class XenSession {
     const mismatch = compareStreamWith(view, address, Number(c.length), this.stream(c.equals, c.length));
     if (mismatch !== null) {
       const byte = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
-      this.failExpectation(`memory at ${where} + ${hex(mismatch.offset)} is ${byte(mismatch.actual)}, expected ${byte(mismatch.expected)}`);
+      this.expectations.fail(`memory at ${where} + ${hex(mismatch.offset)} is ${byte(mismatch.actual)}, expected ${byte(mismatch.expected)}`);
     }
     this.expectations.passed++;
     return `memory: ${formatSize(c.length)} at ${where} as expected`;
@@ -414,15 +410,8 @@ export class XenSession {
     const page = c.address === undefined ? null : this.resolve({ space: 'guest', expr: c.address }, null) >> 12n;
     const kind = c.kind === undefined ? null : KIND_WORDS[c.kind];
     const matching = window.filter((f) => (domainMatches === null || domainMatches(f.domain)) && (path === null || f.devices.includes(path)) && (kind === null || f.kinds.includes(kind)) && (page === null || f.address >> 12n === page));
-    const ok = c.count === undefined ? matching.length > 0 : matching.length === c.count;
     const filters = [c.guest === undefined ? null : `in ${c.guest}`, path === null ? null : `naming ${path}`, kind === null ? null : `(${kind})`, page === null ? null : `in IPA page ${hex(page << 12n)}`].filter((s) => s !== null).join(' ');
-    const wanted = c.count === undefined ? 'at least one fault' : `${c.count} fault${c.count === 1 ? '' : 's'}`;
-    if (!ok) {
-      const seen = window.length === 0 ? 'no faults were reported since the previous check' : `faults since the previous check: ${window.slice(0, 3).map(describeXenFault).join('; ')}${window.length > 3 ? `; and ${window.length - 3} more` : ''}`;
-      this.failExpectation(`expected ${wanted}${filters === '' ? '' : ` ${filters}`}, got ${matching.length}; ${seen}`);
-    }
-    this.expectations.passed++;
-    return `faults: ${matching.length}${filters === '' ? '' : ` ${filters}`}${matching.length > 0 ? ` (${describeXenFault(matching[0])})` : ''}`;
+    return expectFaultCount(this.expectations, { window, matching, count: c.count, filters, describe: describeXenFault });
   }
 
   /** Which domains a name in a check stands for: a guest (any of its reboots), dom0, or quarantine. */
@@ -442,7 +431,7 @@ export class XenSession {
     if (c.assignedTo === NOBODY) ok = owner === null;
     else if (c.assignedTo === QUARANTINE || c.assignedTo === 'dom_io') ok = owner?.id === DOMID_IO;
     else ok = owner !== null && owner === this.guest(c.assignedTo).domain;
-    if (!ok) this.failExpectation(`${node.path} should be assigned to ${c.assignedTo}, but ${this.ownerWords(dev)}`);
+    if (!ok) this.expectations.fail(`${node.path} should be assigned to ${c.assignedTo}, but ${this.ownerWords(dev)}`);
     this.expectations.passed++;
     return `device: ${node.path} ${this.ownerWords(dev)}`;
   }
