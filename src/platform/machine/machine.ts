@@ -151,8 +151,23 @@ export interface MachineIpmmu {
   port: IpmmuDmaPort;
 }
 
+/** A RISC-V IOMMU of the machine, a platform device or a PCI function. */
+export interface MachineRiscvIommu {
+  kind: 'riscv-iommu';
+  node: DtNode;
+  model: RiscvIommu;
+  port: RiscvIommuDmaPort;
+}
+
+export interface MachineSmmuV3 {
+  kind: 'smmuv3';
+  node: DtNode;
+  model: SmmuV3;
+  port: SmmuV3DmaPort;
+}
+
 /** An IOMMU model of the machine, by architecture, with the port its masters' DMA goes to. */
-export type MachineIommu = { kind: 'riscv-iommu'; node: DtNode; model: RiscvIommu; port: RiscvIommuDmaPort } | { kind: 'smmuv3'; node: DtNode; model: SmmuV3; port: SmmuV3DmaPort } | MachineVirtioIommu | MachineIpmmu;
+export type MachineIommu = MachineRiscvIommu | MachineSmmuV3 | MachineVirtioIommu | MachineIpmmu;
 
 export interface MachineDmaEngine {
   node: DtNode;
@@ -343,13 +358,7 @@ export class Machine {
       throw new DeviceTreeError(`${node.path}: reg needs the Distributor and ${v3 ? `${rdRegions} Redistributor region(s)` : 'the CPU interface'}`, node.property('reg')?.location);
     }
     const options: GicOptions = { ...this.options.gic, cpus: 1, affinities: [this.hart.affinity] };
-    let gic: GicV2 | GicV3;
-    try {
-      gic = v3 ? new GicV3(options, node.path) : new GicV2(options, node.path);
-    } catch (e) {
-      if (e instanceof RangeError) throw new MachineError(`${node.path}: ${e.message}`);
-      throw e;
-    }
+    const gic = construct(node, () => (v3 ? new GicV3(options, node.path) : new GicV2(options, node.path)));
     if (gic instanceof GicV3) {
       this.mapRegion(`${node.path} (GICD)`, reg[0].base, reg[0].size, gic.distributor);
       // Redistributors fill the regions in order, one per stride (default: two 64 KiB frames).
@@ -415,7 +424,7 @@ export class Machine {
     return out;
   }
 
-  private newIommu(node: DtNode, wires: InterruptLine[]): MachineIommu & { kind: 'riscv-iommu' } {
+  private newIommu(node: DtNode, wires: InterruptLine[]): MachineRiscvIommu {
     // Wired outputs by vector: the node's interrupts first, unconnected lines for the rest.
     const vectors = 1 << (this.options.riscvIommu?.interruptVectorBits ?? 4);
     const outputs = Array.from({ length: vectors }, (_, v) => wires[v] ?? new InterruptLine(`${node.path}.wsi${v}`));
@@ -450,13 +459,7 @@ export class Machine {
       const config = { ...this.options.ipmmu, generation: layout?.generation, name: node.path, memory: this.memory, bus: this.bus };
       // A root's fault output is its first interrupt (a cache IPMMU signals through its root).
       const irq = root === undefined ? this.wiresOf(node)[0] : undefined;
-      let model: IpmmuVmsa;
-      try {
-        model = new IpmmuVmsa({ ...config, ...(root === undefined ? {} : { root }), ...(irq === undefined ? {} : { irq }) });
-      } catch (e) {
-        if (e instanceof RangeError) throw new MachineError(`${node.path}: ${e.message}`);
-        throw e;
-      }
+      const model = construct(node, () => new IpmmuVmsa({ ...config, ...(root === undefined ? {} : { root }), ...(irq === undefined ? {} : { irq }) }));
       const r = region(node);
       this.mapRegion(node.path, r.base, r.size, model);
       const iommu: MachineIpmmu = { kind: 'ipmmu-vmsa', node, model, port: model.port };
@@ -479,13 +482,7 @@ export class Machine {
       const key = byName[name];
       if (key !== undefined && wires[i] !== undefined) lines[key] = wires[i];
     });
-    let model: SmmuV3;
-    try {
-      model = new SmmuV3({ ...this.options.smmuv3, memory: this.memory, bus: this.bus, interrupts: lines });
-    } catch (e) {
-      if (e instanceof RangeError) throw new MachineError(`${node.path}: ${e.message}`);
-      throw e;
-    }
+    const model = construct(node, () => new SmmuV3({ ...this.options.smmuv3, memory: this.memory, bus: this.bus, interrupts: lines }));
     const r = region(node);
     this.mapRegion(node.path, r.base, r.size, model);
     this.iommus.push({ kind: 'smmuv3', node, model, port: new SmmuV3DmaPort(model) });
@@ -576,10 +573,17 @@ export class Machine {
     if (map !== null && map.entries.some((e) => e.iommu !== target)) throw new MachineError(`${node.path}: an iommu-map naming several IOMMUs is not supported`);
     // A virtio-iommu function among the bridge's own functions: the requester id of its own DMA.
     let ownRid = -1;
+    // Every request of a function asks for its id: the map is read and the IOMMU's id format
+    // chosen once here, not per request.
+    const entries = map?.entries ?? [];
+    const mask = map?.mask ?? 0xffffffff;
+    const segmentBits = target !== null && idsCarrySegment(target) ? segment << 16 : 0;
     const deviceIdFor = (rid: number): number => {
       if (rid === ownRid) return OWN_REQUESTS + rid;
-      const ref = iommuForRid(this.tree, node, rid);
-      return ref === null || ref.iommu !== target ? -1 : pciDeviceId(target, segment, ref.args[0]);
+      // As iommuForRid: the first entry whose [rid-base, rid-base + length) holds the masked rid.
+      const masked = (rid & mask) >>> 0;
+      for (const e of entries) if (masked >= e.ridBase && masked < e.ridBase + e.length) return (segmentBits | ((e.iommuBase + masked - e.ridBase) >>> 0)) >>> 0;
+      return -1;
     };
     const bridge = new PcieHostBridge({ name: node.path, segment, busStart: busRange[0], busEnd: busRange[1], ...(target !== null ? { deviceIdFor } : {}) });
     const ecam = region(node);
@@ -726,14 +730,13 @@ class OwnRequestsRouter implements DmaPort {
 }
 
 /**
- * The id the IOMMU at `iommu` sees for a PCI function whose iommu-map entry gives `id`: a
- * virtio-iommu endpoint id is the map's output as is (the driver's fwspec id); other IOMMUs
- * see the segment in bits 23:16.
+ * Whether the IOMMU at `iommu` sees a PCI function's id with the segment in bits 23:16 above
+ * the iommu-map's output. A virtio-iommu endpoint id is the map's output as is (the driver's
+ * fwspec id), and so is an IPMMU micro-TLB number.
  */
-function pciDeviceId(iommu: DtNode, segment: number, id: number): number {
+function idsCarrySegment(iommu: DtNode): boolean {
   const kind = classifyIommu(iommu);
-  // A virtio-iommu endpoint id and an IPMMU micro-TLB number have no segment field.
-  return kind === 'virtio-iommu-mmio' || kind === 'virtio-iommu-pci' || kind === 'renesas-ipmmu' ? id : ((segment << 16) | id) >>> 0;
+  return kind !== 'virtio-iommu-mmio' && kind !== 'virtio-iommu-pci' && kind !== 'renesas-ipmmu';
 }
 
 /** Bus, device and function from a PCI child node's reg (phys.hi = bus << 16 | dev << 11 | fn << 8), or null. */
@@ -773,6 +776,16 @@ function iommusOrNone(tree: DeviceTree, node: DtNode): IommuReference[] {
     return iommusOf(tree, node);
   } catch (e) {
     if (e instanceof IommuBindingError) return [];
+    throw e;
+  }
+}
+
+/** A model built for `node`; parameters it rejects (RangeError) are the node's MachineError. */
+function construct<T>(node: DtNode, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof RangeError) throw new MachineError(`${node.path}: ${e.message}`);
     throw e;
   }
 }

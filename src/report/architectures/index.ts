@@ -16,9 +16,9 @@ export { ipmmuCounters, ipmmuFlushes, ipmmuName } from './ipmmu-vmsa.js';
 export function iommuReport(iommu: MachineIommu, kernel: Kernel | null, all: readonly MachineIommu[] = [iommu]): IommuReport {
   switch (iommu.kind) {
     case 'riscv-iommu':
-      return riscvIommuReport(iommu.node.path, iommu.model, kernel);
+      return riscvIommuReport(iommu, kernel);
     case 'smmuv3':
-      return smmuV3Report(iommu.node.path, iommu.model, kernel);
+      return smmuV3Report(iommu, kernel);
     case 'virtio-iommu':
       return virtioIommuReport(iommu, kernel);
     case 'ipmmu-vmsa':
@@ -30,9 +30,9 @@ export function iommuReport(iommu: MachineIommu, kernel: Kernel | null, all: rea
 export function iommuCounters(iommu: MachineIommu, kernel: Kernel): IommuCounters {
   switch (iommu.kind) {
     case 'riscv-iommu':
-      return riscvIommuCounters(iommu.node.path, iommu.model, kernel);
+      return riscvIommuCounters(iommu, kernel);
     case 'smmuv3':
-      return smmuV3Counters(iommu.node.path, iommu.model, kernel);
+      return smmuV3Counters(iommu, kernel);
     case 'virtio-iommu':
       return virtioIommuCounters(iommu, kernel);
     case 'ipmmu-vmsa':

@@ -3,17 +3,18 @@
 // driver's counters (invalidations by scope, IOFENCE.C).
 
 import { describeCause } from '../../formats/riscv-iommu/records.js';
-import type { RiscvIommu } from '../../hw/riscv-iommu/riscv-iommu.js';
 import { riscvIommuOf } from '../../os/drivers/riscv-iommu/index.js';
 import type { Kernel } from '../../os/kernel/kernel.js';
+import type { MachineRiscvIommu } from '../../platform/machine/machine.js';
 import type { IommuReport } from '../types.js';
 import { byName, cacheReport, driverInstance, walksAndMemory, type IommuCounters } from './common.js';
 
 const INVALIDATION = /^(IOTINVAL|IODIR|ATS\.INVAL)/;
 const SYNC = 'IOFENCE.C';
 
-export function riscvIommuReport(node: string, model: RiscvIommu, kernel: Kernel | null): IommuReport {
-  const s = model.statistics();
+export function riscvIommuReport(iommu: MachineRiscvIommu, kernel: Kernel | null): IommuReport {
+  const node = iommu.node.path;
+  const s = iommu.model.statistics();
   const r = s.requests;
   const total = r.untranslated + r.translated + r.atsTranslation;
   const byCause = Object.entries(s.faults.detected)
@@ -68,9 +69,9 @@ export function riscvIommuReport(node: string, model: RiscvIommu, kernel: Kernel
   };
 }
 
-export function riscvIommuCounters(node: string, model: RiscvIommu, kernel: Kernel): IommuCounters {
-  const s = model.statistics();
-  const driver = riscvIommuOf(driverInstance(kernel, node));
+export function riscvIommuCounters(iommu: MachineRiscvIommu, kernel: Kernel): IommuCounters {
+  const s = iommu.model.statistics();
+  const driver = riscvIommuOf(driverInstance(kernel, iommu.node.path));
   let invalidationCommands = 0;
   for (const [name, n] of Object.entries(driver?.stats.commands ?? {})) if (INVALIDATION.test(name)) invalidationCommands += n;
   return { translations: s.requests.untranslated, tlbHits: s.iotlb.hits, tlbMisses: s.iotlb.misses, invalidationCommands, syncs: driver?.stats.commands[SYNC] ?? 0 };

@@ -3,16 +3,17 @@
 // and the driver's counters (invalidations by scope, CMD_SYNC).
 
 import { EVENT_DESCRIPTIONS, EventType } from '../../formats/smmuv3/records.js';
-import type { SmmuV3 } from '../../hw/smmuv3/index.js';
 import { smmuV3Of } from '../../os/drivers/arm-smmu-v3/index.js';
 import type { Kernel } from '../../os/kernel/kernel.js';
+import type { MachineSmmuV3 } from '../../platform/machine/machine.js';
 import type { IommuReport } from '../types.js';
 import { byName, cacheReport, driverInstance, walksAndMemory, type IommuCounters } from './common.js';
 
 const SYNC = 'CMD_SYNC';
 
-export function smmuV3Report(node: string, model: SmmuV3, kernel: Kernel | null): IommuReport {
-  const s = model.statistics();
+export function smmuV3Report(iommu: MachineSmmuV3, kernel: Kernel | null): IommuReport {
+  const node = iommu.node.path;
+  const s = iommu.model.statistics();
   const r = s.requests;
   const total = r.untranslated + r.translated + r.atsTranslation;
   const byCause = Object.entries(s.faults)
@@ -79,9 +80,9 @@ export function smmuV3Report(node: string, model: SmmuV3, kernel: Kernel | null)
   };
 }
 
-export function smmuV3Counters(node: string, model: SmmuV3, kernel: Kernel): IommuCounters {
-  const s = model.statistics();
-  const driver = smmuV3Of(driverInstance(kernel, node));
+export function smmuV3Counters(iommu: MachineSmmuV3, kernel: Kernel): IommuCounters {
+  const s = iommu.model.statistics();
+  const driver = smmuV3Of(driverInstance(kernel, iommu.node.path));
   const inv = driver?.stats.invalidations;
   const invalidationCommands = inv === undefined ? 0 : Object.values(inv).reduce((a, n) => a + n, 0);
   return { translations: s.requests.untranslated, tlbHits: s.caches.tlb.hits, tlbMisses: s.caches.tlb.misses, invalidationCommands, syncs: driver?.stats.syncs ?? 0 };
