@@ -41,9 +41,9 @@ export function explainTranslation(runner: ScenarioRunner, request: ExplainReque
   const iommu = hw.iommu;
   switch (iommu.kind) {
     case 'riscv-iommu':
-      return explainRiscvIommu(runner, hw.kernel, iommu.node.path, iommu.model, base, request.cold);
+      return explainRiscvIommu(runner, hw.kernel, iommu, base, request.cold);
     case 'smmuv3':
-      return explainSmmuV3(runner, hw.kernel, iommu.node.path, iommu.model, base, request.cold);
+      return explainSmmuV3(runner, hw.kernel, iommu, base, request.cold);
     case 'virtio-iommu':
       return explainVirtioIommu(runner, hw.kernel, iommu, base, request.cold);
     case 'ipmmu-vmsa':

@@ -15,12 +15,8 @@ import { DOMID_IO } from '../../hyp/xen/index.js';
 import type { MachineIpmmu } from '../../platform/machine/machine.js';
 import { hex } from '../../sim/u64.js';
 import type { XenSession } from '../xen/session.js';
-import type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
-import type { ExplainBase } from './riscv-iommu.js';
-
-function sizeName(log2: number): string {
-  return log2 >= 30 ? `${2 ** (log2 - 30)} GiB` : log2 >= 20 ? `${2 ** (log2 - 20)} MiB` : `${2 ** (log2 - 10)} KiB`;
-}
+import { cacheOutcome, nonZeroFields, readStatus, sizeName } from './common.js';
+import type { CacheOutcome, ExplainBase, ExplainedAccess, ExplainedCache, Explanation } from './types.js';
 
 /** Bytes one entry at `level` maps with the 4 KiB granule. */
 function levelLog2(level: number): number {
@@ -44,24 +40,20 @@ function explainDescriptors(reads: readonly IpmmuTracedDescriptor[]): ExplainedA
   return reads.map((r) => {
     const type = descriptorType(r.value, 12, r.level, false);
     const layout: Layout = type === 'table' ? Stage2TableLayout : Stage2LeafLayout;
-    const d = decode(layout, r.value);
-    const fields: ExplainedField[] = Object.keys(layout)
-      .filter((name) => d[name] !== 0n || name === 'Valid')
-      .map((name) => ({ name, value: d[name] }));
+    const fields = nonZeroFields(layout, r.value, ['Valid']);
     let meaning: string;
     if (r.status !== 'ok') meaning = r.status === 'external-abort' ? 'the read failed: external abort (IMSTR.ABORT)' : 'the data read is poisoned';
     else if (type === 'invalid') meaning = 'invalid: nothing is mapped here';
     else if (type === 'table') meaning = `next-level table at ${hex(nextTableAddress(r.value, 12, false))}`;
     else meaning = `${type}: ${sizeName(levelLog2(r.level))} at ${hex(leafOutputAddress(r.value, 12, r.level, false))}, ${s2Access(r.value)}`;
-    return { structure: 's2tt', what: `stage-2 descriptor (context ${r.context}), level ${r.level}`, level: r.level, address: r.address, size: 8, value: r.value, write: false, status: r.status === 'ok' ? 'ok' : r.status === 'poisoned' ? 'data-corruption' : 'access-fault', fields, meaning };
+    return { structure: 's2tt', what: `stage-2 descriptor (context ${r.context}), level ${r.level}`, level: r.level, address: r.address, size: 8, value: r.value, write: false, status: readStatus(r.status), fields, meaning };
   });
 }
 
-function outcome(before: { tlbHits: number; tlbMisses: number } | undefined, after: { tlbHits: number; tlbMisses: number } | undefined): CacheOutcome {
+/** A context's TLB (counters before and after the request; undefined: the IPMMU has no such context). */
+function tlbOutcome(before: { tlbHits: number; tlbMisses: number } | undefined, after: { tlbHits: number; tlbMisses: number } | undefined): CacheOutcome {
   if (before === undefined || after === undefined) return 'not used';
-  if (after.tlbMisses > before.tlbMisses) return 'miss';
-  if (after.tlbHits > before.tlbHits) return 'hit';
-  return 'not used';
+  return cacheOutcome({ hits: before.tlbHits, misses: before.tlbMisses }, { hits: after.tlbHits, misses: after.tlbMisses });
 }
 
 const IMSTR_NAMES: Readonly<Record<number, string>> = { [Imstr.TF]: 'TF', [Imstr.PF]: 'PF', [Imstr.ABORT]: 'ABORT', [Imstr.MHIT]: 'MHIT' };
@@ -91,8 +83,8 @@ export function explainIpmmu(session: XenSession, ipmmu: MachineIpmmu, request: 
     model.tracer = null;
   }
   xen.poll(); // the fault interrupt reaches the hypervisor
-  const caches: ExplainedCache[] = [{ name: `TLB of ${model.name}`, outcome: outcome(cacheBefore, contextOf(model)), onMiss: model === root ? 'table walk' : `main TLB of ${root.name}` }];
-  if (model !== root) caches.push({ name: `main TLB of ${root.name}`, outcome: outcome(rootBefore, contextOf(root)), onMiss: 'table walk' });
+  const caches: ExplainedCache[] = [{ name: `TLB of ${model.name}`, outcome: tlbOutcome(cacheBefore, contextOf(model)), onMiss: model === root ? 'table walk' : `main TLB of ${root.name}` }];
+  if (model !== root) caches.push({ name: `main TLB of ${root.name}`, outcome: tlbOutcome(rootBefore, contextOf(root)), onMiss: 'table walk' });
   const descriptors = tracer.descriptors;
   const base = { ...request, architecture: 'IPMMU-VMSA', iommuMode, coldCommands, caches, accesses: explainDescriptors(descriptors) };
   const steps = tracer.steps;

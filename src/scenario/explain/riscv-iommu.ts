@@ -26,13 +26,15 @@ import {
 } from '../../formats/riscv-iommu/structures.js';
 import { Pte32Layout, Pte64Layout } from '../../formats/riscv-pte/index.js';
 import { RecordingTracer, type TracedAccess, type TracedStructure } from '../../hw/riscv-iommu/trace.js';
-import type { RiscvIommu, RiscvIommuStatistics } from '../../hw/riscv-iommu/riscv-iommu.js';
+import type { RiscvIommuStatistics } from '../../hw/riscv-iommu/riscv-iommu.js';
+import type { MachineRiscvIommu } from '../../platform/machine/machine.js';
 import { riscvIommuOf } from '../../os/drivers/riscv-iommu/index.js';
 import { hex } from '../../sim/u64.js';
 import { ScenarioError } from '../errors.js';
 import type { Kernel } from '../../os/kernel/kernel.js';
 import type { ScenarioRunner } from '../run.js';
-import type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
+import { cacheOutcome } from './common.js';
+import type { CacheOutcome, ExplainBase, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
 
 const DC_WORDS: readonly [string, Layout][] = [
   ['tc', DcTcLayout],
@@ -163,12 +165,6 @@ function explainAccesses(trace: readonly TracedAccess[]): ExplainedAccess[] {
   return out;
 }
 
-function outcome(before: { hits: number; misses: number }, after: { hits: number; misses: number }): CacheOutcome {
-  if (after.misses > before.misses) return 'miss';
-  if (after.hits > before.hits) return 'hit';
-  return 'not used';
-}
-
 /** Why a translation faulted, from its cause and the last entry read. */
 function whyFault(cause: number, accesses: readonly ExplainedAccess[], e: Pick<Explanation, 'access' | 'pasid' | 'iommuMode'> & { iotlb: CacheOutcome }): string {
   const lastOf = (...kinds: TracedStructure[]) => [...accesses].reverse().find((a) => (kinds as string[]).includes(a.structure) && !a.write);
@@ -213,10 +209,10 @@ function whyFault(cause: number, accesses: readonly ExplainedAccess[], e: Pick<E
 }
 
 /** What explain knows before the translation: the request and where it goes. */
-export type ExplainBase = Pick<Explanation, 'device' | 'deviceId' | 'iommu' | 'iova' | 'access' | 'pasid'>;
-
 /** `kernel`: the kernel whose driver programs the IOMMU (a pair's host for an assigned device). */
-export function explainRiscvIommu(runner: ScenarioRunner, kernel: Kernel, node: string, model: RiscvIommu, request: ExplainBase, cold: boolean): Explanation {
+export function explainRiscvIommu(runner: ScenarioRunner, kernel: Kernel, iommu: MachineRiscvIommu, request: ExplainBase, cold: boolean): Explanation {
+  const node = iommu.node.path;
+  const model = iommu.model;
   let coldCommands: string[] = [];
   if (cold) {
     const driver = riscvIommuOf(kernel.iommu.instances.find((i) => i.node.path === node));
@@ -243,10 +239,10 @@ export function explainRiscvIommu(runner: ScenarioRunner, kernel: Kernel, node: 
   kernel.poll(); // a fault record reaches the driver
   const after = model.statistics();
   const accesses = explainAccesses(tracer.accesses);
-  const iotlb = outcome(before.iotlb, after.iotlb);
+  const iotlb = cacheOutcome(before.iotlb, after.iotlb);
   const caches: ExplainedCache[] = [
-    { name: 'device context', outcome: outcome(before.deviceContextCache, after.deviceContextCache), onMiss: 'directory walk' },
-    { name: 'process context', outcome: outcome(before.processContextCache, after.processContextCache), onMiss: 'process-directory walk' },
+    { name: 'device context', outcome: cacheOutcome(before.deviceContextCache, after.deviceContextCache), onMiss: 'directory walk' },
+    { name: 'process context', outcome: cacheOutcome(before.processContextCache, after.processContextCache), onMiss: 'process-directory walk' },
     { name: 'IOTLB', outcome: iotlb, onMiss: 'page walk' },
   ];
   const base = { ...request, architecture: 'RISC-V IOMMU', iommuMode, coldCommands, caches, accesses };

@@ -7,20 +7,21 @@
 // `cold` first has the driver invalidate every cache of the SMMU (CMD_CFGI_ALL,
 // CMD_TLBI_NSNH_ALL, CMD_SYNC), as software would.
 
-import { decode, type Layout } from '../../formats/bitfield.js';
+import { decode } from '../../formats/bitfield.js';
 import { Perm } from '../../formats/arm-lpae/attributes.js';
 import { Stage1LeafLayout, Stage1TableLayout, Stage2LeafLayout, Stage2TableLayout } from '../../formats/arm-lpae/descriptor.js';
 import { EVENT_DESCRIPTIONS, eventName } from '../../formats/smmuv3/records.js';
 import { Cr0Layout, Reg } from '../../formats/smmuv3/registers.js';
 import { CdLayout, L1cdLayout, L1stdLayout, STE_CONFIG_NAMES, SteLayout, tg0GranuleLog2 } from '../../formats/smmuv3/structures.js';
-import { Outcome, RecordingTracer, type SmmuTracedFetch, type SmmuV3 } from '../../hw/smmuv3/index.js';
+import { Outcome, RecordingTracer, type SmmuTracedFetch } from '../../hw/smmuv3/index.js';
+import type { MachineSmmuV3 } from '../../platform/machine/machine.js';
 import { smmuV3Of } from '../../os/drivers/arm-smmu-v3/index.js';
 import { hex } from '../../sim/u64.js';
 import { ScenarioError } from '../errors.js';
 import type { Kernel } from '../../os/kernel/kernel.js';
 import type { ScenarioRunner } from '../run.js';
-import type { ExplainBase } from './riscv-iommu.js';
-import type { CacheOutcome, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
+import { cacheOutcome, nonZeroFields, readStatus, sizeName } from './common.js';
+import type { ExplainBase, ExplainedAccess, ExplainedCache, ExplainedField, Explanation } from './types.js';
 
 const NAMES: Readonly<Record<SmmuTracedFetch['structure'], string>> = {
   l1std: 'L1 stream table descriptor',
@@ -31,20 +32,8 @@ const NAMES: Readonly<Record<SmmuTracedFetch['structure'], string>> = {
   s2tt: 'stage-2 descriptor',
 };
 
-/** Fields of `layout` worth showing: flags that are set, wide fields that are not zero. */
-function fieldsOf(layout: Layout, raw: bigint, always: readonly string[] = []): ExplainedField[] {
-  const d = decode(layout, raw);
-  return Object.keys(layout)
-    .filter((name) => d[name] !== 0n || always.includes(name))
-    .map((name) => ({ name, value: d[name] }));
-}
-
 function whole(dwords: readonly bigint[]): bigint {
   return dwords.reduce((acc, d, i) => acc | (d << BigInt(64 * i)), 0n);
-}
-
-function sizeName(log2: number): string {
-  return log2 >= 30 ? `${2 ** (log2 - 30)} GiB` : log2 >= 20 ? `${2 ** (log2 - 20)} MiB` : `${2 ** (log2 - 10)} KiB`;
 }
 
 /** Shift of the region one entry at `level` maps, for a granule of 2^g bytes. */
@@ -64,14 +53,14 @@ function explainFetches(fetches: readonly SmmuTracedFetch[]): ExplainedAccess[] 
     switch (f.structure) {
       case 'l1std': {
         const d = decode(L1stdLayout, raw);
-        fields = fieldsOf(L1stdLayout, raw, ['Span']);
+        fields = nonZeroFields(L1stdLayout, raw, ['Span']);
         meaning = d.Span === 0n ? 'invalid (Span 0): no level-2 table' : `level-2 table at ${hex(d.L2Ptr << 6n)}`;
         break;
       }
       case 'ste': {
         const d = decode(SteLayout, raw);
         s2Granule = [12, 16, 14][Number(d.S2TG)] ?? 12;
-        fields = fieldsOf(SteLayout, raw, ['V', 'Config']);
+        fields = nonZeroFields(SteLayout, raw, ['V', 'Config']);
         meaning = d.V === 0n ? 'not valid (V=0)' : `Config ${STE_CONFIG_NAMES[Number(d.Config)] ?? Number(d.Config)}`;
         if (d.V !== 0n && (d.Config & 1n) !== 0n) meaning += `, CD table at ${hex(d.S1ContextPtr << 6n)}`;
         if (d.V !== 0n && (d.Config & 2n) !== 0n) meaning += `, stage 2 (VMID ${d.S2VMID}) at ${hex(d.S2TTB << 4n)}`;
@@ -79,14 +68,14 @@ function explainFetches(fetches: readonly SmmuTracedFetch[]): ExplainedAccess[] 
       }
       case 'l1cd': {
         const d = decode(L1cdLayout, raw);
-        fields = fieldsOf(L1cdLayout, raw, ['V']);
+        fields = nonZeroFields(L1cdLayout, raw, ['V']);
         meaning = d.V === 0n ? 'not valid (V=0)' : `level-2 CD table at ${hex(d.L2Ptr << 12n)}`;
         break;
       }
       case 'cd': {
         const d = decode(CdLayout, raw);
         s1Granule = tg0GranuleLog2(Number(d.TG0)) || 12;
-        fields = fieldsOf(CdLayout, raw, ['V', 'T0SZ', 'ASID']);
+        fields = nonZeroFields(CdLayout, raw, ['V', 'T0SZ', 'ASID']);
         meaning = d.V === 0n ? 'not valid (V=0)' : `ASID ${d.ASID}, ${64n - d.T0SZ}-bit VA, TTB0 at ${hex(d.TTB0 << 4n)}`;
         break;
       }
@@ -98,7 +87,7 @@ function explainFetches(fetches: readonly SmmuTracedFetch[]): ExplainedAccess[] 
         const valid = (raw & 1n) !== 0n;
         const table = valid && (raw & 2n) !== 0n && f.level < 3;
         const leafLayout = stage1 ? Stage1LeafLayout : Stage2LeafLayout;
-        fields = fieldsOf(table ? (stage1 ? Stage1TableLayout : Stage2TableLayout) : leafLayout, raw, ['Valid']);
+        fields = nonZeroFields(table ? (stage1 ? Stage1TableLayout : Stage2TableLayout) : leafLayout, raw, ['Valid']);
         const out = raw & 0x0000_ffff_ffff_f000n & ~((1n << BigInt(table ? g : levelShift(g, f.level))) - 1n);
         if (f.write) meaning = 'written back: access flag or dirty state updated by the SMMU';
         else if (!valid) meaning = 'invalid: nothing is mapped here';
@@ -110,14 +99,8 @@ function explainFetches(fetches: readonly SmmuTracedFetch[]): ExplainedAccess[] 
       }
     }
     if (f.status !== 'ok') meaning = f.status === 'external-abort' ? 'the read failed: external abort' : 'the data read is poisoned';
-    return { structure: f.structure, what, level: f.level, address: f.address, size, value: raw, write: f.write, status: f.status === 'ok' ? 'ok' : f.status === 'poisoned' ? 'data-corruption' : 'access-fault', fields, meaning };
+    return { structure: f.structure, what, level: f.level, address: f.address, size, value: raw, write: f.write, status: readStatus(f.status), fields, meaning };
   });
-}
-
-function outcome(before: { hits: number; misses: number }, after: { hits: number; misses: number }): CacheOutcome {
-  if (after.misses > before.misses) return 'miss';
-  if (after.hits > before.hits) return 'hit';
-  return 'not used';
 }
 
 const PERMISSION_NAMES: readonly [number, string][] = [
@@ -135,7 +118,9 @@ function permissionWords(perms: number): string {
 }
 
 /** `kernel`: the kernel whose driver programs the SMMU. */
-export function explainSmmuV3(runner: ScenarioRunner, kernel: Kernel, node: string, model: SmmuV3, request: ExplainBase, cold: boolean): Explanation {
+export function explainSmmuV3(runner: ScenarioRunner, kernel: Kernel, iommu: MachineSmmuV3, request: ExplainBase, cold: boolean): Explanation {
+  const node = iommu.node.path;
+  const model = iommu.model;
   let coldCommands: string[] = [];
   if (cold) {
     const driver = smmuV3Of(kernel.iommu.instances.find((i) => i.node.path === node));
@@ -157,9 +142,9 @@ export function explainSmmuV3(runner: ScenarioRunner, kernel: Kernel, node: stri
   kernel.poll(); // an event record reaches the driver
   const after = model.statistics();
   const caches: ExplainedCache[] = [
-    { name: 'STE', outcome: outcome(before.caches.ste, after.caches.ste), onMiss: 'stream table fetch' },
-    { name: 'CD', outcome: outcome(before.caches.cd, after.caches.cd), onMiss: 'CD table fetch' },
-    { name: 'TLB', outcome: outcome(before.caches.tlb, after.caches.tlb), onMiss: 'table walk' },
+    { name: 'STE', outcome: cacheOutcome(before.caches.ste, after.caches.ste), onMiss: 'stream table fetch' },
+    { name: 'CD', outcome: cacheOutcome(before.caches.cd, after.caches.cd), onMiss: 'CD table fetch' },
+    { name: 'TLB', outcome: cacheOutcome(before.caches.tlb, after.caches.tlb), onMiss: 'table walk' },
   ];
   const accesses = explainFetches(tracer.fetches);
   const base = { ...request, architecture: 'SMMUv3', iommuMode, coldCommands, caches, accesses };

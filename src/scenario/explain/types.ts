@@ -43,6 +43,9 @@ export interface ExplainedCache {
   onMiss: string;
 }
 
+/** What every architecture's part is given of the request: the device, its id at the IOMMU, the IOVA, the access. */
+export type ExplainBase = Pick<Explanation, 'device' | 'deviceId' | 'iommu' | 'iova' | 'access' | 'pasid'>;
+
 export interface Explanation {
   device: string;
   /** The id the request carries at the IOMMU (device_id, StreamID). */

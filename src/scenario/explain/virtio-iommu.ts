@@ -20,8 +20,7 @@ import type { MachineVirtioIommu } from '../../platform/machine/machine.js';
 import { hex } from '../../sim/u64.js';
 import type { Kernel } from '../../os/kernel/kernel.js';
 import type { ScenarioRunner } from '../run.js';
-import type { ExplainBase } from './riscv-iommu.js';
-import type { Explanation } from './types.js';
+import type { ExplainBase, Explanation } from './types.js';
 
 const IN_DEVICE = 'the device keeps endpoints, domains and mappings in its own state (built from ATTACH and MAP requests), not in guest memory: the translation read nothing';
 
