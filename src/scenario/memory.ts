@@ -5,6 +5,7 @@
 
 import type { PhysicalMemory } from '../sim/physical-memory.js';
 import { Prng } from './prng.js';
+import type { DataSpec } from './values.js';
 
 /** Produces the bytes of a data specification in order. */
 export interface ByteStream {
@@ -163,4 +164,23 @@ export function holdsPattern(memory: PhysicalMemory, a: number, length: number, 
     if (Number(memory.read(BigInt(a + i), 1)) !== ((word >>> ((i & 3) * 8)) & 0xff)) return false;
   }
   return true;
+}
+
+/**
+ * The bytes a data spec denotes (zero, a pattern, repeated bytes, a seeded random stream);
+ * `buffer` specs need the runner's buffers, so the caller resolves them.
+ */
+export function dataStream(spec: DataSpec, buffer: (spec: Extract<DataSpec, { kind: 'buffer' }>) => ByteStream): ByteStream {
+  switch (spec.kind) {
+    case 'zero':
+      return zeroStream();
+    case 'pattern':
+      return patternStream(spec.value);
+    case 'bytes':
+      return repeatStream(spec.bytes);
+    case 'random':
+      return randomStream(spec.seed);
+    case 'buffer':
+      return buffer(spec);
+  }
 }

@@ -36,7 +36,7 @@ import { at, failStep, ScenarioError, StepFailure, stepName } from './errors.js'
 import { expectFaultCount, Expectations } from './expectations.js';
 import { FaultCollector, formatCause, formatFault } from './faults.js';
 import type { LoadedScenario, ScenarioSource } from './load.js';
-import { compareStream, memoryStream, patternStream, randomStream, repeatStream, writeStream, zeroStream, type ByteStream } from './memory.js';
+import { compareStream, dataStream, memoryStream, writeStream, type ByteStream } from './memory.js';
 import { loadPlatform, type PlatformTree } from './platform.js';
 import type { FaultsCheck, MemoryCheck, Scenario, Step, TranslationCheck, VirtioReservedRegion } from './schema.js';
 import { formatAddressExpr, formatSize, MAX_ADDRESS, type AddressExpr, type DataSpec } from './values.js';
@@ -328,21 +328,11 @@ export class ScenarioRunner {
 
   /** The byte stream of a data specification, `length` bytes long. */
   private stream(spec: DataSpec, length: bigint): ByteStream {
-    switch (spec.kind) {
-      case 'zero':
-        return zeroStream();
-      case 'pattern':
-        return patternStream(spec.value);
-      case 'bytes':
-        return repeatStream(spec.bytes);
-      case 'random':
-        return randomStream(spec.seed);
-      case 'buffer': {
-        const b = this.buffers.get(spec.name) ?? failStep(this.mappings.has(spec.name) ? `${spec.name} is a DMA mapping; data comes from a buffer` : this.unknownSymbol(spec.name));
-        if (spec.offset < 0n || spec.offset + length > b.size) failStep(`${spec.text}: buffer ${b.name} holds ${formatSize(b.size)}; ${formatSize(length)} from offset ${hex(spec.offset)} do not fit`);
-        return memoryStream(this.kernel.memory, b.paddr + spec.offset);
-      }
-    }
+    return dataStream(spec, (spec) => {
+      const b = this.buffers.get(spec.name) ?? failStep(this.mappings.has(spec.name) ? `${spec.name} is a DMA mapping; data comes from a buffer` : this.unknownSymbol(spec.name));
+      if (spec.offset < 0n || spec.offset + length > b.size) failStep(`${spec.text}: buffer ${b.name} holds ${formatSize(b.size)}; ${formatSize(length)} from offset ${hex(spec.offset)} do not fit`);
+      return memoryStream(this.kernel.memory, b.paddr + spec.offset);
+    });
   }
 
   // ---- steps ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import type { DeviceReport, DmaCounts, WorkloadReport } from '../../report/types
 import { hex } from '../../sim/u64.js';
 import { failStep } from '../errors.js';
 import { expectFaultCount, Expectations } from '../expectations.js';
-import { patternStream, randomStream, repeatStream, zeroStream, type ByteStream } from '../memory.js';
+import { dataStream, type ByteStream } from '../memory.js';
 import { formatSize, type AddressExpr, type DataSpec } from '../values.js';
 import { busRegisters, EngineDriver, guestRegisters, type EngineOutcome } from './engine-driver.js';
 import { compareStreamWith, GuestAllocator, machineView, viewStream, writeStreamTo, type CpuView } from './guest-memory.js';
@@ -268,22 +268,12 @@ export class XenSession {
 
   /** The byte stream of a data specification. */
   private stream(spec: DataSpec, length: bigint): ByteStream {
-    switch (spec.kind) {
-      case 'zero':
-        return zeroStream();
-      case 'pattern':
-        return patternStream(spec.value);
-      case 'bytes':
-        return repeatStream(spec.bytes);
-      case 'random':
-        return randomStream(spec.seed);
-      case 'buffer': {
-        const b = this.buffer({ kind: 'symbol', name: spec.name, offset: spec.offset, text: spec.text });
-        if (b.domain.state !== 'running') failStep(`${spec.text}: the domain of buffer ${b.name}, ${b.domain.label}, is gone`);
-        if (spec.offset < 0n || spec.offset + length > b.size) failStep(`${spec.text}: buffer ${b.name} holds ${formatSize(b.size)}; ${formatSize(length)} from offset ${hex(spec.offset)} do not fit`);
-        return viewStream(b.domain.memory, b.gpa + spec.offset);
-      }
-    }
+    return dataStream(spec, (spec) => {
+      const b = this.buffer({ kind: 'symbol', name: spec.name, offset: spec.offset, text: spec.text });
+      if (b.domain.state !== 'running') failStep(`${spec.text}: the domain of buffer ${b.name}, ${b.domain.label}, is gone`);
+      if (spec.offset < 0n || spec.offset + length > b.size) failStep(`${spec.text}: buffer ${b.name} holds ${formatSize(b.size)}; ${formatSize(length)} from offset ${hex(spec.offset)} do not fit`);
+      return viewStream(b.domain.memory, b.gpa + spec.offset);
+    });
   }
 
   // ---- steps ---------------------------------------------------------------------------
