@@ -8,8 +8,7 @@
 
 import { DirectDmaPort, type DmaPort } from '../../src/devices/dma-port.js';
 import { DmaEngine } from '../../src/devices/dma-engine/index.js';
-import { Plic, PLIC_REGION_SIZE } from '../../src/devices/plic.js';
-import { assignBars, PCI_RISCV_IOMMU_IDS, PciDmaEngineFunction, PcieHostBridge, PciMmioFunction, pciWindowsOf, type BarAssignment, type PciFunction } from '../../src/devices/pcie/index.js';
+import { PCI_RISCV_IOMMU_IDS, PciDmaEngineFunction, PcieHostBridge, PciMmioFunction, type BarAssignment, type PciFunction } from '../../src/devices/pcie/index.js';
 import { RiscvIommu, RiscvIommuDmaPort, type RiscvIommuOptions } from '../../src/hw/riscv-iommu/index.js';
 import type { DeviceTree } from '../../src/formats/devicetree/tree.js';
 import { writeDtb } from '../../src/formats/dtb/index.js';
@@ -19,15 +18,11 @@ import { imsicDriver } from '../../src/os/drivers/irqchip/imsic.js';
 import { plicDriver } from '../../src/os/drivers/irqchip/plic.js';
 import { riscvIommuPciDriver, riscvIommuPlatformDriver } from '../../src/os/drivers/riscv-iommu/index.js';
 import { pciHostEcamDriver } from '../../src/os/drivers/pci/index.js';
-import { Kernel, type KernelOptions } from '../../src/os/kernel/kernel.js';
+import type { Kernel, KernelOptions } from '../../src/os/kernel/kernel.js';
 import { parseDts } from '../../src/platform/dts/index.js';
-import { Clock } from '../../src/sim/clock.js';
-import { Hart } from '../../src/sim/hart.js';
-import { MsiController } from '../../src/sim/irq.js';
-import { MmioBus } from '../../src/sim/mmio.js';
-import { PhysicalMemory } from '../../src/sim/physical-memory.js';
-import { SystemBus } from '../../src/sim/system-bus.js';
-import { ONE_HART_CPUS } from './dts-parts.js';
+import type { SystemBus } from '../../src/sim/system-bus.js';
+import { boardDts, dmaEngineNode, pciHostNode, pciMemRange, regCells, type BoardLayout } from './dts-parts.js';
+import { assignBarsFromTree, bootKernel, riscvBoard, type RiscvBoard } from './test-machine.js';
 
 export const RAM_BASE = 0x8000_0000n;
 export const RAM_SIZE = 0x400_0000n; // 64 MiB
@@ -47,30 +42,26 @@ export const ENGINE_DEVICE_ID = 5;
 
 export type MachineIommu = 'none' | 'platform' | 'pci';
 
+/** The board; the IMSIC interrupt file is there for the PCI IOMMU's MSIs only. */
+function layout(iommu: MachineIommu): BoardLayout {
+  return {
+    ram: { base: RAM_BASE, size: RAM_SIZE },
+    plic: { base: PLIC_BASE, sources: 63 },
+    imsic: iommu === 'pci' ? { base: IMSIC_BASE, ids: 255 } : null,
+  };
+}
+
 /** The machine's device tree; `iommu` adds the IOMMU and the references to it. */
-export function devicesMachineDts(iommu: MachineIommu = 'none'): string {
+function devicesMachineDts(iommu: MachineIommu): string {
   const ref = iommu === 'platform' ? '&iommu' : '&pci_iommu';
   const platformIommu =
     iommu === 'platform'
-      ? `iommu: iommu@3010000 {
+      ? `iommu: iommu@${IOMMU_BASE.toString(16)} {
 			compatible = "riscv,iommu";
-			reg = <0x0 0x3010000 0x0 0x1000>;
-			interrupt-parent = <&plic>;
-			interrupts = <36 37 38 39>;
+			reg = ${regCells(IOMMU_BASE, 0x1000)};
+			interrupts = <${IOMMU_IRQ_BASE} ${IOMMU_IRQ_BASE + 1} ${IOMMU_IRQ_BASE + 2} ${IOMMU_IRQ_BASE + 3}>;
 			interrupt-names = "cmdq", "fltq", "pm", "priq";
 			#iommu-cells = <1>;
-		};`
-      : '';
-  const imsic =
-    iommu === 'pci'
-      ? `imsic: interrupt-controller@28000000 {
-			compatible = "riscv,imsics";
-			reg = <0x0 0x28000000 0x0 0x1000>;
-			interrupt-controller;
-			#interrupt-cells = <0>;
-			msi-controller;
-			interrupts-extended = <&cpu0_intc 9>;
-			riscv,num-ids = <255>;
 		};`
       : '';
   const pciIommu =
@@ -81,67 +72,15 @@ export function devicesMachineDts(iommu: MachineIommu = 'none'): string {
 				#iommu-cells = <1>;
 			};`
       : '';
-  const iommus = iommu === 'none' ? '' : `iommus = <${ref} ${ENGINE_DEVICE_ID}>;`;
-  const iommuMap = iommu === 'none' ? '' : `iommu-map = <0x0 ${ref} 0x0 0x10000>;`;
-  return DEVICES_MACHINE_DTS.replace('/*IOMMU*/', platformIommu + imsic).replace('/*IOMMUS*/', iommus).replace('/*IOMMU-MAP*/', iommuMap).replace('/*PCI-IOMMU*/', pciIommu);
+  const engine = dmaEngineNode({ base: ENGINE_BASE, irq: ENGINE_IRQ, iommus: iommu === 'none' ? '' : `${ref} ${ENGINE_DEVICE_ID}` });
+  const pci = pciHostNode({
+    base: ECAM_BASE,
+    buses: ECAM_BUSES,
+    ranges: ['0x01000000 0x0 0x0 0x0 0x3000000 0x0 0x10000', pciMemRange(PCI_MEM_BASE, PCI_MEM_SIZE)],
+    body: iommu === 'none' ? '' : `iommu-map = <0x0 ${ref} 0x0 0x10000>;\n\t\t\t${pciIommu}`,
+  });
+  return boardDts({ layout: layout(iommu), compatible: 'iommu-lab,devices-test', model: 'iommu-lab devices test machine', soc: [platformIommu, engine, pci] });
 }
-
-export const DEVICES_MACHINE_DTS = `/dts-v1/;
-/ {
-	#address-cells = <2>;
-	#size-cells = <2>;
-	compatible = "iommu-lab,devices-test";
-	model = "iommu-lab devices test machine";
-
-	${ONE_HART_CPUS}
-
-	memory@80000000 {
-		device_type = "memory";
-		reg = <0x0 0x80000000 0x0 0x4000000>;
-	};
-
-	soc {
-		#address-cells = <2>;
-		#size-cells = <2>;
-		compatible = "simple-bus";
-		ranges;
-
-		plic: interrupt-controller@c000000 {
-			compatible = "sifive,plic-1.0.0", "riscv,plic0";
-			reg = <0x0 0xc000000 0x0 0x4000000>;
-			#address-cells = <0>;
-			#interrupt-cells = <1>;
-			interrupt-controller;
-			riscv,ndev = <63>;
-			interrupts-extended = <&cpu0_intc 11>, <&cpu0_intc 9>;
-		};
-
-		/*IOMMU*/
-
-		dma-controller@3020000 {
-			compatible = "iommu-lab,dma-engine";
-			reg = <0x0 0x3020000 0x0 0x1000>;
-			interrupt-parent = <&plic>;
-			interrupts = <40>;
-			/*IOMMUS*/
-		};
-
-		pci@30000000 {
-			compatible = "pci-host-ecam-generic";
-			device_type = "pci";
-			#address-cells = <3>;
-			#size-cells = <2>;
-			reg = <0x0 0x30000000 0x0 0x1000000>;
-			bus-range = <0x0 0xf>;
-			linux,pci-domain = <0>;
-			ranges = <0x01000000 0x0 0x0 0x0 0x3000000 0x0 0x10000>,
-				 <0x02000000 0x0 0x40000000 0x0 0x40000000 0x0 0x10000000>;
-			/*IOMMU-MAP*/
-			/*PCI-IOMMU*/
-		};
-	};
-};
-`;
 
 export interface DevicesMachineOptions {
   /** A RISC-V IOMMU in front of both engines (default none: they master the bus directly). */
@@ -165,17 +104,11 @@ export interface DevicesMachineOptions {
   editTree?: (dt: DeviceTree) => void;
 }
 
-export interface DevicesMachine {
-  memory: PhysicalMemory;
-  bus: SystemBus;
-  clock: Clock;
-  hart: Hart;
-  plic: Plic;
+export interface DevicesMachine extends RiscvBoard {
   engine: DmaEngine;
   pcie: PcieHostBridge;
   pciEngine: PciDmaEngineFunction | null;
   iommu: RiscvIommu | null;
-  imsic: MsiController | null;
   bars: BarAssignment[];
   dt: DeviceTree;
   dtb: Uint8Array;
@@ -183,20 +116,11 @@ export interface DevicesMachine {
 }
 
 export function buildDevicesMachine(o: DevicesMachineOptions = {}): DevicesMachine {
-  const memory = new PhysicalMemory();
-  const bus = new SystemBus(memory, new MmioBus());
-  const clock = new Clock();
   const kind = o.iommu ?? 'none';
-  const imsic = kind === 'pci' ? new MsiController('imsic', IMSIC_BASE, 255) : null;
-  const hart = new Hart(0, imsic);
-  if (imsic !== null) bus.mmio.map('imsic', IMSIC_BASE, 0x1000n, imsic);
+  const board = riscvBoard(layout(kind));
+  const { memory, bus, clock, plic } = board;
   const dt = parseDts(devicesMachineDts(kind), { file: 'devices-machine.dts' });
   o.editTree?.(dt);
-
-  const plic = new Plic('plic', 63, 2);
-  bus.mmio.map('plic', PLIC_BASE, PLIC_REGION_SIZE, plic);
-  // Context 1 is the hart's supervisor external interrupt (interrupts-extended entry 9).
-  plic.contexts[1].onChange((level) => hart.externalInterrupt.set(level));
 
   let iommu: RiscvIommu | null = null;
   if (kind !== 'none') {
@@ -205,7 +129,7 @@ export function buildDevicesMachine(o: DevicesMachineOptions = {}): DevicesMachi
     if (kind === 'platform') bus.mmio.map('iommu', IOMMU_BASE, 0x1000n, iommu);
   }
   const upstream = o.upstream?.(bus) ?? (iommu !== null ? new RiscvIommuDmaPort(iommu) : new DirectDmaPort(bus));
-  const engine = new DmaEngine({ name: 'dma0', port: upstream, deviceId: 5, irq: plic.sources[ENGINE_IRQ], clock, bytesPerCycle: o.bytesPerCycle });
+  const engine = new DmaEngine({ name: 'dma0', port: upstream, deviceId: ENGINE_DEVICE_ID, irq: plic.sources[ENGINE_IRQ], clock, bytesPerCycle: o.bytesPerCycle });
   bus.mmio.map('dma0', ENGINE_BASE, 0x1000n, engine);
 
   const pcie = new PcieHostBridge({ name: 'pcie', busStart: 0, busEnd: ECAM_BUSES - 1, upstream });
@@ -221,13 +145,10 @@ export function buildDevicesMachine(o: DevicesMachineOptions = {}): DevicesMachi
     pcie.attach(fn, 2, 0);
   }
   for (const e of o.extraFunctions ?? []) pcie.attach(e.fn, e.device, e.func);
-  const hostNode = dt.find('/soc/pci@30000000');
-  if (hostNode === undefined) throw new Error('the test device tree lost its host bridge');
-  const bars = assignBars(pcie, pciWindowsOf(hostNode), bus);
+  const bars = assignBarsFromTree(pcie, dt, bus);
 
   const dtb = writeDtb(dt);
   const drivers = o.drivers ?? [plicDriver, imsicDriver, riscvIommuPlatformDriver, riscvIommuPciDriver, pciHostEcamDriver, dmaEngineDriver];
-  const kernel = new Kernel({ dtb, memory, bus, clock, hart }, { ...o.kernel, drivers });
-  if (o.boot ?? true) kernel.boot();
-  return { memory, bus, clock, hart, plic, engine, pcie, pciEngine, iommu, imsic, bars, dt, dtb, kernel };
+  const kernel = bootKernel(board, dtb, { ...o.kernel, drivers }, o.boot ?? true);
+  return { ...board, engine, pcie, pciEngine, iommu, bars, dt, dtb, kernel };
 }

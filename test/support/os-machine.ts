@@ -7,22 +7,23 @@
 import { writeDtb } from '../../src/formats/dtb/index.js';
 import type { DeviceTree } from '../../src/formats/devicetree/tree.js';
 import { commandName, describeCause, Reg } from '../../src/formats/riscv-iommu/index.js';
-import { Plic, PLIC_REGION_SIZE } from '../../src/devices/plic.js';
+import type { Plic } from '../../src/devices/plic.js';
 import { RiscvIommu, type RiscvIommuOptions } from '../../src/hw/riscv-iommu/index.js';
 import { imsicDriver } from '../../src/os/drivers/irqchip/imsic.js';
 import { plicDriver } from '../../src/os/drivers/irqchip/plic.js';
 import { riscvIommuOf, riscvIommuPciDriver, riscvIommuPlatformDriver, type RiscvIommuDevice } from '../../src/os/drivers/riscv-iommu/index.js';
 import type { IommuPolicy } from '../../src/os/core/iommu-core.js';
 import { Device, type Driver, type PciFunction } from '../../src/os/driver-model/device.js';
-import { Kernel } from '../../src/os/kernel/kernel.js';
+import type { Kernel } from '../../src/os/kernel/kernel.js';
 import { parseDts } from '../../src/platform/dts/index.js';
-import { Clock } from '../../src/sim/clock.js';
-import { Hart } from '../../src/sim/hart.js';
-import { MsiController } from '../../src/sim/irq.js';
-import { MmioBus, type MmioDevice } from '../../src/sim/mmio.js';
-import { PhysicalMemory, type Endianness } from '../../src/sim/physical-memory.js';
-import { SystemBus } from '../../src/sim/system-bus.js';
-import { ONE_HART_CPUS } from './dts-parts.js';
+import type { Clock } from '../../src/sim/clock.js';
+import type { Hart } from '../../src/sim/hart.js';
+import type { MsiController } from '../../src/sim/irq.js';
+import type { MmioDevice } from '../../src/sim/mmio.js';
+import type { Endianness, PhysicalMemory } from '../../src/sim/physical-memory.js';
+import type { SystemBus } from '../../src/sim/system-bus.js';
+import { boardDts, pciHostNode, pciMemRange, regCells, testEndpointNode } from './dts-parts.js';
+import { bootKernel, KernelMachine, riscvBoard } from './test-machine.js';
 
 export const RAM_BASE = 0x8000_0000n;
 export const RAM_SIZE = 256n << 20n;
@@ -83,10 +84,16 @@ export const testEndpointDriver: Driver = {
 
 export const DEFAULT_DRIVERS: readonly Driver[] = [plicDriver, imsicDriver, riscvIommuPlatformDriver, riscvIommuPciDriver, testEndpointDriver];
 
-export class OsMachine {
+export const OS_MACHINE_LAYOUT = {
+  ram: { base: RAM_BASE, size: RAM_SIZE },
+  plic: { base: PLIC_BASE, sources: 95 },
+  imsic: { base: IMSIC_BASE, ids: IMSIC_IDS },
+} as const;
+
+export class OsMachine extends KernelMachine {
   readonly memory: PhysicalMemory;
   readonly bus: SystemBus;
-  readonly clock = new Clock();
+  readonly clock: Clock;
   readonly imsic: MsiController;
   readonly hart: Hart;
   readonly plic: Plic;
@@ -96,40 +103,23 @@ export class OsMachine {
   readonly kernel: Kernel;
 
   constructor(readonly options: OsMachineOptions = {}) {
-    this.memory = new PhysicalMemory({ endianness: options.endianness ?? 'little' });
-    this.bus = new SystemBus(this.memory, new MmioBus());
-    this.imsic = new MsiController('imsic', IMSIC_BASE, IMSIC_IDS);
-    this.hart = new Hart(0, this.imsic);
-    this.plic = new Plic('plic', 95, 2);
-    // Context 1 is hart 0's supervisor external interrupt (see interrupts-extended below).
-    this.plic.contexts[1].onChange((level) => this.hart.externalInterrupt.set(level));
+    super();
+    const board = riscvBoard(OS_MACHINE_LAYOUT, options.endianness);
+    ({ memory: this.memory, bus: this.bus, clock: this.clock, imsic: this.imsic, hart: this.hart, plic: this.plic } = board);
     const wires = [0, 1, 2, 3].map((i) => this.plic.sources[IOMMU_IRQ_BASE + i]);
     this.iommu = new RiscvIommu({ ...options.iommu, memory: this.memory, bus: this.bus, clock: this.clock, wires });
     const regs = options.wrapRegisters?.(this.iommu) ?? this.iommu;
-    this.bus.mmio.map('plic', PLIC_BASE, PLIC_REGION_SIZE, this.plic);
-    this.bus.mmio.map('imsic', IMSIC_BASE, 0x1000n, this.imsic);
     if (options.platformIommu === false) this.bus.mmio.map('iommu-bar0', PCI_MEM_BASE, 0x1000n, regs);
     else this.bus.mmio.map('iommu', IOMMU_BASE, 0x1000n, regs);
     this.tree = parseDts(machineDts(options), { file: 'os-machine.dts' });
     this.dtb = writeDtb(this.tree);
-    this.kernel = new Kernel(
-      { dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart },
-      { drivers: options.drivers ?? [...DEFAULT_DRIVERS], iommu: options.policy },
-    );
-    if (options.boot !== false) this.kernel.boot();
+    this.kernel = bootKernel(board, this.dtb, { drivers: options.drivers ?? [...DEFAULT_DRIVERS], iommu: options.policy }, options.boot !== false);
   }
 
   /** The driver's state of the (first) registered IOMMU; throws when none registered. */
   get driver(): RiscvIommuDevice {
     const d = riscvIommuOf(this.kernel.iommu.instances[0]);
     if (d === null) throw new Error(`no RISC-V IOMMU registered; log:\n${this.logText()}`);
-    return d;
-  }
-
-  /** A device by name ("3020000.dma"). */
-  device(name: string): Device {
-    const d = this.kernel.drivers.find((x) => x.name === name);
-    if (d === undefined) throw new Error(`no device ${name}; devices: ${this.kernel.drivers.devices.map((x) => x.name).join(', ')}`);
     return d;
   }
 
@@ -177,117 +167,51 @@ export class OsMachine {
   reg32(offset: number): number {
     return this.iommu.mmio.read32(offset);
   }
-
-  logText(): string {
-    return this.kernel.log.records.map((r) => `[${r.level}] ${r.source}: ${r.message}`).join('\n');
-  }
-
-  /** Log messages (text only) matching `pattern`. */
-  logMatching(pattern: RegExp): string[] {
-    return this.kernel.log.records.map((r) => `${r.source}: ${r.message}`).filter((m) => pattern.test(m));
-  }
 }
 
 export const DEFAULT_ENDPOINTS: readonly EndpointSpec[] = [{ name: 'dma', deviceIds: [5] }];
 
-function hexCell(v: bigint): string {
-  return `0x${v.toString(16)}`;
-}
-
 function machineDts(o: OsMachineOptions): string {
   const irq = o.interrupts ?? 'wsi';
-  const imsic = o.imsic ?? true;
   const wires =
     irq === 'none'
       ? ''
-      : `interrupt-parent = <&plic>;
-			interrupts = <${IOMMU_IRQ_BASE} ${IOMMU_IRQ_BASE + 1} ${IOMMU_IRQ_BASE + 2} ${IOMMU_IRQ_BASE + 3}>;
+      : `interrupts = <${IOMMU_IRQ_BASE} ${IOMMU_IRQ_BASE + 1} ${IOMMU_IRQ_BASE + 2} ${IOMMU_IRQ_BASE + 3}>;
 			${irq === 'wsi-unnamed' ? '' : 'interrupt-names = "cmdq", "fltq", "pm", "priq";'}`;
+  const iommuLabel = o.platformIommu === false ? 'pci_iommu' : 'iommu';
   const iommu =
     o.platformIommu === false
       ? ''
       : `iommu: iommu@${IOMMU_BASE.toString(16)} {
 			compatible = "riscv,iommu";
-			reg = <0x0 ${hexCell(IOMMU_BASE)} 0x0 0x1000>;
+			reg = ${regCells(IOMMU_BASE, 0x1000)};
 			${wires}
 			${irq === 'msi-parent' ? 'msi-parent = <&imsic>;' : ''}
 			#iommu-cells = <1>;
 		};`;
-  const endpoints = (o.endpoints ?? DEFAULT_ENDPOINTS)
-    .map((e, i) => {
-      const base = ENDPOINT_BASE + BigInt(i) * 0x1000n;
-      const refs = e.deviceIds.map((id) => `&${o.platformIommu === false ? 'pci_iommu' : 'iommu'} ${id}`).join(' ');
-      return `${e.name}@${base.toString(16)} {
-			compatible = "iommu-lab,test-endpoint";
-			reg = <0x0 ${hexCell(base)} 0x0 0x1000>;
-			iommus = <${refs}>;
-		};`;
-    })
-    .join('\n\t\t');
+  const endpoints = (o.endpoints ?? DEFAULT_ENDPOINTS).map((e, i) =>
+    testEndpointNode(e.name, ENDPOINT_BASE + BigInt(i) * 0x1000n, e.deviceIds.map((id) => `&${iommuLabel} ${id}`).join(' ')),
+  );
   const pci =
     o.pci === true || o.platformIommu === false
-      ? `pci@${PCI_ECAM_BASE.toString(16)} {
-			compatible = "pci-host-ecam-generic";
-			device_type = "pci";
-			#address-cells = <3>;
-			#size-cells = <2>;
-			reg = <0x0 ${hexCell(PCI_ECAM_BASE)} 0x0 0x10000000>;
-			bus-range = <0x0 0xff>;
-			ranges = <0x02000000 0x0 ${hexCell(PCI_MEM_BASE)} 0x0 ${hexCell(PCI_MEM_BASE)} 0x0 0x40000000>;
-			iommu-map = <0x0 &${o.platformIommu === false ? 'pci_iommu' : 'iommu'} 0x0 0x10000>;
+      ? pciHostNode({
+          base: PCI_ECAM_BASE,
+          buses: 256,
+          ranges: [pciMemRange(PCI_MEM_BASE, 0x4000_0000n)],
+          body: `iommu-map = <0x0 &${iommuLabel} 0x0 0x10000>;
 			${o.platformIommu === false ? `pci_iommu: iommu@1,0 {
 				reg = <0x800 0x0 0x0 0x0 0x0>;
 				#iommu-cells = <1>;
-			};` : ''}
-		};`
+			};` : ''}`,
+        })
       : '';
-  const imsicNode = imsic
-    ? `imsic: interrupt-controller@${IMSIC_BASE.toString(16)} {
-			compatible = "riscv,imsics";
-			reg = <0x0 ${hexCell(IMSIC_BASE)} 0x0 0x1000>;
-			interrupt-controller;
-			#interrupt-cells = <0>;
-			msi-controller;
-			interrupts-extended = <&cpu0_intc 9>;
-			riscv,num-ids = <${IMSIC_IDS}>;
-		};`
-    : '';
-  const devices = o.endpointsFirst === true ? `${endpoints}\n\t\t${iommu}` : `${iommu}\n\t\t${endpoints}`;
-  return `/dts-v1/;
-/ {
-	#address-cells = <2>;
-	#size-cells = <2>;
-	compatible = "iommu-lab,os-machine";
-	model = "iommu-lab test machine";
-
-	${ONE_HART_CPUS}
-
-	memory@${RAM_BASE.toString(16)} {
-		device_type = "memory";
-		reg = <0x0 ${hexCell(RAM_BASE)} 0x0 ${hexCell(RAM_SIZE)}>;
-	};
-
-	soc {
-		#address-cells = <2>;
-		#size-cells = <2>;
-		compatible = "simple-bus";
-		ranges;
-
-		plic: interrupt-controller@${PLIC_BASE.toString(16)} {
-			compatible = "sifive,plic-1.0.0", "riscv,plic0";
-			reg = <0x0 ${hexCell(PLIC_BASE)} 0x0 0x600000>;
-			#address-cells = <0>;
-			#interrupt-cells = <1>;
-			interrupt-controller;
-			interrupts-extended = <&cpu0_intc 11>, <&cpu0_intc 9>;
-			riscv,ndev = <95>;
-		};
-		${imsicNode}
-		${devices}
-		${pci}
-	};
-};
-`;
+  return boardDts({
+    layout: OS_MACHINE_LAYOUT,
+    compatible: 'iommu-lab,os-machine',
+    model: 'iommu-lab test machine',
+    omitImsic: o.imsic === false,
+    soc: o.endpointsFirst === true ? [...endpoints, iommu, pci] : [iommu, ...endpoints, pci],
+  });
 }
 
 /** The IOMMU register offsets tests read most. */

@@ -9,8 +9,8 @@
 // Tests may look at both sides. (The real platform builder lives in src/platform.)
 
 import { DmaEngine } from '../../src/devices/dma-engine/index.js';
-import { Plic, PLIC_REGION_SIZE } from '../../src/devices/plic.js';
-import { assignBars, PciDmaEngineFunction, PcieHostBridge, pciWindowsOf, type AtsOptions } from '../../src/devices/pcie/index.js';
+import type { Plic } from '../../src/devices/plic.js';
+import { PciDmaEngineFunction, PcieHostBridge, type AtsOptions } from '../../src/devices/pcie/index.js';
 import type { DeviceTree } from '../../src/formats/devicetree/tree.js';
 import { writeDtb } from '../../src/formats/dtb/index.js';
 import { commandName, decodeCommand, type CommandWords } from '../../src/formats/smmuv3/commands.js';
@@ -24,15 +24,16 @@ import { dmaEngineDriver } from '../../src/os/drivers/dma-engine/index.js';
 import { imsicDriver } from '../../src/os/drivers/irqchip/imsic.js';
 import { plicDriver } from '../../src/os/drivers/irqchip/plic.js';
 import { pciHostEcamDriver } from '../../src/os/drivers/pci/index.js';
-import { Kernel } from '../../src/os/kernel/kernel.js';
+import type { Kernel } from '../../src/os/kernel/kernel.js';
 import { parseDts } from '../../src/platform/dts/index.js';
-import { Clock } from '../../src/sim/clock.js';
-import { Hart } from '../../src/sim/hart.js';
-import { MsiController } from '../../src/sim/irq.js';
-import { MmioBus, type MmioDevice } from '../../src/sim/mmio.js';
-import { PhysicalMemory, type Endianness } from '../../src/sim/physical-memory.js';
-import { SystemBus } from '../../src/sim/system-bus.js';
-import { ONE_HART_CPUS } from './dts-parts.js';
+import type { Clock } from '../../src/sim/clock.js';
+import type { Hart } from '../../src/sim/hart.js';
+import type { MsiController } from '../../src/sim/irq.js';
+import type { MmioDevice } from '../../src/sim/mmio.js';
+import type { Endianness, PhysicalMemory } from '../../src/sim/physical-memory.js';
+import type { SystemBus } from '../../src/sim/system-bus.js';
+import { boardDts, dmaEngineNode, hexCell, pciHostNode, pciMemRange, regCells, testEndpointNode } from './dts-parts.js';
+import { assignBarsFromTree, bootKernel, KernelMachine, riscvBoard } from './test-machine.js';
 import { testEndpointDriver } from './os-machine.js';
 
 export const RAM_BASE = 0x8000_0000n;
@@ -106,10 +107,16 @@ export interface SmmuV3MachineOptions {
   boot?: boolean;
 }
 
-export class SmmuV3Machine {
+export const SMMUV3_MACHINE_LAYOUT = {
+  ram: { base: RAM_BASE, size: RAM_SIZE },
+  plic: { base: PLIC_BASE, sources: 63 },
+  imsic: { base: IMSIC_BASE, ids: IMSIC_IDS },
+} as const;
+
+export class SmmuV3Machine extends KernelMachine {
   readonly memory: PhysicalMemory;
   readonly bus: SystemBus;
-  readonly clock = new Clock();
+  readonly clock: Clock;
   readonly imsic: MsiController;
   readonly hart: Hart;
   readonly plic: Plic;
@@ -124,21 +131,15 @@ export class SmmuV3Machine {
   readonly kernel: Kernel;
 
   constructor(readonly options: SmmuV3MachineOptions = {}) {
-    this.memory = new PhysicalMemory({ endianness: options.endianness ?? 'little' });
-    this.bus = new SystemBus(this.memory, new MmioBus());
-    this.imsic = new MsiController('imsic', IMSIC_BASE, IMSIC_IDS);
-    this.hart = new Hart(0, this.imsic);
-    this.plic = new Plic('plic', 63, 2);
-    // Context 1 is hart 0's supervisor external interrupt (see interrupts-extended below).
-    this.plic.contexts[1].onChange((level) => this.hart.externalInterrupt.set(level));
+    super();
+    const board = riscvBoard(SMMUV3_MACHINE_LAYOUT, options.endianness);
+    ({ memory: this.memory, bus: this.bus, clock: this.clock, imsic: this.imsic, hart: this.hart, plic: this.plic } = board);
     const src = (n: number) => this.plic.sources[n];
     const irq = options.interrupts ?? 'named';
     const lines: SmmuV3InterruptLines =
       irq === 'combined' ? { combined: src(SMMU_IRQ.eventq) } : irq === 'msi-only' || irq === 'none' ? {} : { eventq: src(SMMU_IRQ.eventq), priq: src(SMMU_IRQ.priq), cmdqSync: src(SMMU_IRQ.cmdqSync), gerror: src(SMMU_IRQ.gerror) };
     this.smmu = new SmmuV3({ ...options.smmu, memory: this.memory, bus: this.bus, interrupts: lines });
     this.port = new SmmuV3DmaPort(this.smmu);
-    this.bus.mmio.map('plic', PLIC_BASE, PLIC_REGION_SIZE, this.plic);
-    this.bus.mmio.map('imsic', IMSIC_BASE, 0x1000n, this.imsic);
     this.bus.mmio.map('smmu', SMMU_BASE, SMMU_SIZE, options.wrapRegisters?.(this.smmu) ?? this.smmu);
 
     const sids = options.engineSids ?? [ENGINE_SID];
@@ -159,17 +160,14 @@ export class SmmuV3Machine {
       this.smmu.atcTarget = pcie;
       this.smmu.priTarget = pcie;
       pcie.pageRequestSink = this.smmu;
-      const host = this.tree.find('/soc/pci@30000000');
-      if (host === undefined) throw new Error('the test device tree lost its host bridge');
-      assignBars(pcie, pciWindowsOf(host), this.bus);
+      assignBarsFromTree(pcie, this.tree, this.bus);
       this.pcie = pcie;
     } else {
       this.pcie = null;
     }
     this.dtb = writeDtb(this.tree);
     const drivers = options.drivers ?? [plicDriver, imsicDriver, createArmSmmuV3Driver(options.driver), pciHostEcamDriver, dmaEngineDriver, testEndpointDriver];
-    this.kernel = new Kernel({ dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart }, { drivers, iommu: options.policy });
-    if (options.boot !== false) this.kernel.boot();
+    this.kernel = bootKernel(board, this.dtb, { drivers, iommu: options.policy }, options.boot !== false);
   }
 
   /** The driver's state of the registered SMMU; throws (with the log) when none registered. */
@@ -182,13 +180,6 @@ export class SmmuV3Machine {
   /** The SMMU's platform device. */
   get smmuDevice(): Device {
     return this.device(`${SMMU_BASE.toString(16)}.iommu`);
-  }
-
-  /** A device by name ("3020000.dma-controller", "0000:00:01.0"). */
-  device(name: string): Device {
-    const d = this.kernel.drivers.find((x) => x.name === name);
-    if (d === undefined) throw new Error(`no device ${name}; devices: ${this.kernel.drivers.devices.map((x) => x.name).join(', ')}`);
-    return d;
   }
 
   /** The platform DMA engine's device. */
@@ -239,19 +230,6 @@ export class SmmuV3Machine {
   commandNamesSince(from: number): string[] {
     return this.commandsSince(from).map((c) => c.name);
   }
-
-  logText(): string {
-    return this.kernel.log.records.map((r) => `[${r.level}] ${r.source}: ${r.message}`).join('\n');
-  }
-
-  /** Log messages (source and text) matching `pattern`. */
-  logMatching(pattern: RegExp): string[] {
-    return this.kernel.log.records.map((r) => `${r.source}: ${r.message}`).filter((m) => pattern.test(m));
-  }
-}
-
-function hexCell(v: bigint | number): string {
-  return `0x${v.toString(16)}`;
 }
 
 function machineDts(o: SmmuV3MachineOptions): string {
@@ -266,91 +244,31 @@ function machineDts(o: SmmuV3MachineOptions): string {
     'no-gerror': `interrupts = <${SMMU_IRQ.eventq} ${SMMU_IRQ.priq}>;\n\t\t\tinterrupt-names = "eventq", "priq";`,
     none: '',
   };
-  const engineSids = (o.engineSids ?? [ENGINE_SID]).map((s) => `&smmu ${hexCell(s)}`).join(' ');
-  const endpoints = (o.endpoints ?? [])
-    .map((e, i) => {
-      const base = ENDPOINT_BASE + BigInt(i) * 0x1000n;
-      return `${e.name}@${base.toString(16)} {
-			compatible = "iommu-lab,test-endpoint";
-			reg = <0x0 ${hexCell(base)} 0x0 0x1000>;
-			iommus = <${e.sids.map((s) => `&smmu ${hexCell(s)}`).join(' ')}>;
-		};`;
-    })
-    .join('\n\t\t');
-  const pci =
-    o.pci !== undefined
-      ? `pci@${ECAM_BASE.toString(16)} {
-			compatible = "pci-host-ecam-generic";
-			device_type = "pci";
-			#address-cells = <3>;
-			#size-cells = <2>;
-			reg = <0x0 ${hexCell(ECAM_BASE)} 0x0 ${hexCell(ECAM_BUSES << 20)}>;
-			bus-range = <0x0 ${hexCell(ECAM_BUSES - 1)}>;
-			linux,pci-domain = <0>;
-			ranges = <0x02000000 0x0 ${hexCell(PCI_MEM_BASE)} 0x0 ${hexCell(PCI_MEM_BASE)} 0x0 0x10000000>;
-			iommu-map = <0x0 &smmu 0x0 0x10000>;
-			${o.atsSupported === false ? '' : 'ats-supported;'}
-		};`
-      : '';
-  return `/dts-v1/;
-/ {
-	#address-cells = <2>;
-	#size-cells = <2>;
-	compatible = "iommu-lab,smmuv3-machine";
-	model = "iommu-lab SMMUv3 test machine";
-
-	${ONE_HART_CPUS}
-
-	memory@${RAM_BASE.toString(16)} {
-		device_type = "memory";
-		reg = <0x0 ${hexCell(RAM_BASE)} 0x0 ${hexCell(RAM_SIZE)}>;
-	};
-
-	soc {
-		#address-cells = <2>;
-		#size-cells = <2>;
-		compatible = "simple-bus";
-		interrupt-parent = <&plic>;
-		ranges;
-
-		plic: interrupt-controller@${PLIC_BASE.toString(16)} {
-			compatible = "sifive,plic-1.0.0", "riscv,plic0";
-			reg = <0x0 ${hexCell(PLIC_BASE)} 0x0 0x4000000>;
-			#address-cells = <0>;
-			#interrupt-cells = <1>;
-			interrupt-controller;
-			interrupts-extended = <&cpu0_intc 11>, <&cpu0_intc 9>;
-			riscv,ndev = <63>;
-		};
-
-		imsic: interrupt-controller@${IMSIC_BASE.toString(16)} {
-			compatible = "riscv,imsics";
-			reg = <0x0 ${hexCell(IMSIC_BASE)} 0x0 0x1000>;
-			interrupt-controller;
-			#interrupt-cells = <0>;
-			msi-controller;
-			interrupts-extended = <&cpu0_intc 9>;
-			riscv,num-ids = <${IMSIC_IDS}>;
-		};
-
-		smmu: iommu@${SMMU_BASE.toString(16)} {
+  const smmuCells = (sids: readonly number[]) => sids.map((s) => `&smmu ${hexCell(s)}`).join(' ');
+  const smmu = `smmu: iommu@${SMMU_BASE.toString(16)} {
 			compatible = "arm,smmu-v3";
-			reg = <0x0 ${hexCell(SMMU_BASE)} 0x0 ${hexCell(SMMU_SIZE)}>;
+			reg = ${regCells(SMMU_BASE, SMMU_SIZE)};
 			${interrupts[irq]}
 			${o.coherent === false ? '' : 'dma-coherent;'}
 			#iommu-cells = <1>;
 			${o.smmuProperties ?? ''}
-		};
-
-		dma-controller@${ENGINE_BASE.toString(16)} {
-			compatible = "iommu-lab,dma-engine";
-			reg = <0x0 ${hexCell(ENGINE_BASE)} 0x0 0x1000>;
-			interrupts = <${ENGINE_IRQ}>;
-			iommus = <${engineSids}>;
-		};
-		${endpoints}
-		${pci}
-	};
-};
-`;
+		};`;
+  const engine = dmaEngineNode({ base: ENGINE_BASE, irq: ENGINE_IRQ, iommus: smmuCells(o.engineSids ?? [ENGINE_SID]) });
+  const endpoints = (o.endpoints ?? []).map((e, i) => testEndpointNode(e.name, ENDPOINT_BASE + BigInt(i) * 0x1000n, smmuCells(e.sids)));
+  const pci =
+    o.pci !== undefined
+      ? pciHostNode({
+          base: ECAM_BASE,
+          buses: ECAM_BUSES,
+          ranges: [pciMemRange(PCI_MEM_BASE, 0x1000_0000n)],
+          body: `iommu-map = <0x0 &smmu 0x0 0x10000>;
+			${o.atsSupported === false ? '' : 'ats-supported;'}`,
+        })
+      : '';
+  return boardDts({
+    layout: SMMUV3_MACHINE_LAYOUT,
+    compatible: 'iommu-lab,smmuv3-machine',
+    model: 'iommu-lab SMMUv3 test machine',
+    soc: [smmu, engine, ...endpoints, pci],
+  });
 }

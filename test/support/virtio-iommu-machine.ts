@@ -8,7 +8,7 @@
 
 import { DirectDmaPort } from '../../src/devices/dma-port.js';
 import { DmaEngine } from '../../src/devices/dma-engine/index.js';
-import { Plic, PLIC_REGION_SIZE } from '../../src/devices/plic.js';
+import type { Plic } from '../../src/devices/plic.js';
 import type { DeviceTree } from '../../src/formats/devicetree/tree.js';
 import { writeDtb } from '../../src/formats/dtb/index.js';
 import type { VirtioTransportParameters } from '../../src/hw/virtio/index.js';
@@ -22,14 +22,14 @@ import type { DmaEngineChannel } from '../../src/os/drivers/dma-engine/channel.j
 import { plicDriver } from '../../src/os/drivers/irqchip/plic.js';
 import type { VirtioBus } from '../../src/os/drivers/virtio/bus.js';
 import { createVirtioIommuBus, virtioIommuInstanceOf, type VirtioIommuDevice, type VirtioIommuDriverOptions } from '../../src/os/drivers/virtio-iommu/index.js';
-import { Kernel } from '../../src/os/kernel/kernel.js';
+import type { Kernel } from '../../src/os/kernel/kernel.js';
 import { parseDts } from '../../src/platform/dts/index.js';
-import { Clock } from '../../src/sim/clock.js';
-import { Hart } from '../../src/sim/hart.js';
-import { MmioBus } from '../../src/sim/mmio.js';
-import { PhysicalMemory } from '../../src/sim/physical-memory.js';
-import { SystemBus } from '../../src/sim/system-bus.js';
-import { ONE_HART_CPUS } from './dts-parts.js';
+import type { Clock } from '../../src/sim/clock.js';
+import type { Hart } from '../../src/sim/hart.js';
+import type { PhysicalMemory } from '../../src/sim/physical-memory.js';
+import type { SystemBus } from '../../src/sim/system-bus.js';
+import { boardDts, dmaEngineNode, regCells } from './dts-parts.js';
+import { bootKernel, KernelMachine, riscvBoard } from './test-machine.js';
 
 export const RAM_BASE = 0x8000_0000n;
 export const RAM_SIZE = 0x400_0000n; // 64 MiB
@@ -71,12 +71,18 @@ export interface VirtioIommuMachineOptions {
   boot?: boolean;
 }
 
-export class VirtioIommuMachine {
-  readonly memory = new PhysicalMemory();
-  readonly bus = new SystemBus(this.memory, new MmioBus());
-  readonly clock = new Clock();
-  readonly hart = new Hart(0, null);
-  readonly plic = new Plic('plic', 63, 2);
+export const VIRTIO_IOMMU_MACHINE_LAYOUT = {
+  ram: { base: RAM_BASE, size: RAM_SIZE },
+  plic: { base: PLIC_BASE, sources: 63 },
+  imsic: null,
+} as const;
+
+export class VirtioIommuMachine extends KernelMachine {
+  readonly memory: PhysicalMemory;
+  readonly bus: SystemBus;
+  readonly clock: Clock;
+  readonly hart: Hart;
+  readonly plic: Plic;
   readonly viommu: VirtioIommu;
   readonly transport: VirtioMmioTransport;
   readonly engines: DmaEngine[];
@@ -87,10 +93,10 @@ export class VirtioIommuMachine {
   readonly kernel: Kernel;
 
   constructor(readonly options: VirtioIommuMachineOptions = {}) {
+    super();
+    const board = riscvBoard(VIRTIO_IOMMU_MACHINE_LAYOUT);
+    ({ memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart, plic: this.plic } = board);
     this.specs = options.engines ?? [{ endpoint: 5 }];
-    this.bus.mmio.map('plic', PLIC_BASE, PLIC_REGION_SIZE, this.plic);
-    // Context 1 is the hart's supervisor external interrupt (interrupts-extended entry 9).
-    this.plic.contexts[1].onChange((level) => this.hart.externalInterrupt.set(level));
 
     const upstream = new DirectDmaPort(this.bus);
     const endpoints: (number | VirtioIommuEndpointOptions)[] = [
@@ -111,11 +117,7 @@ export class VirtioIommuMachine {
     options.editTree?.(this.tree);
     this.dtb = writeDtb(this.tree);
     this.virtioBus = createVirtioIommuBus({ iommu: options.driver });
-    this.kernel = new Kernel(
-      { dtb: this.dtb, memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart },
-      { drivers: [plicDriver, this.virtioBus.mmioDriver, dmaEngineDriver], iommu: options.policy, dma: options.dma },
-    );
-    if (options.boot !== false) this.kernel.boot();
+    this.kernel = bootKernel(board, this.dtb, { drivers: [plicDriver, this.virtioBus.mmioDriver, dmaEngineDriver], iommu: options.policy, dma: options.dma }, options.boot !== false);
   }
 
   /** The driver's state of the registered virtio-iommu; throws when none registered. */
@@ -140,83 +142,24 @@ export class VirtioIommuMachine {
     return dmaEngineOf(this.engineDevice(i));
   }
 
-  device(name: string): Device {
-    const d = this.kernel.drivers.find((x) => x.name === name);
-    if (d === undefined) throw new Error(`no device ${name}; devices: ${this.kernel.drivers.devices.map((x) => x.name).join(', ')}`);
-    return d;
-  }
-
   /** Zeroed pages from the kernel's allocator (a driver's buffer); returns its physical address. */
   buffer(pages = 1): bigint {
     return BigInt(this.kernel.pages.allocPages(pages)) << 12n;
   }
-
-  logText(): string {
-    return this.kernel.log.records.map((r) => `[${r.level}] ${r.source}: ${r.message}`).join('\n');
-  }
-
-  /** Log messages ("source: text") matching `pattern`. */
-  logMatching(pattern: RegExp): string[] {
-    return this.kernel.log.records.map((r) => `${r.source}: ${r.message}`).filter((m) => pattern.test(m));
-  }
-}
-
-function hexCell(v: bigint): string {
-  return `0x${v.toString(16)}`;
 }
 
 function machineDts(engines: readonly EngineSpec[], regionSize: number, o: VirtioIommuMachineOptions): string {
   const viommu = `viommu: virtio_mmio@${VIOMMU_BASE.toString(16)} {
 			compatible = "virtio,mmio";
-			reg = <0x0 ${hexCell(VIOMMU_BASE)} 0x0 ${hexCell(BigInt(regionSize))}>;
-			${o.polled === true ? '' : `interrupt-parent = <&plic>;\n\t\t\tinterrupts = <${VIOMMU_IRQ}>;`}
+			reg = ${regCells(VIOMMU_BASE, regionSize)};
+			${o.polled === true ? '' : `interrupts = <${VIOMMU_IRQ}>;`}
 			#iommu-cells = <1>;
 		};`;
-  const nodes = engines
-    .map((e, i) => {
-      const base = ENGINE_BASE + BigInt(i) * 0x1000n;
-      return `dma@${base.toString(16)} {
-			compatible = "iommu-lab,dma-engine";
-			reg = <0x0 ${hexCell(base)} 0x0 0x1000>;
-			interrupt-parent = <&plic>;
-			interrupts = <${ENGINE_IRQ_BASE + i}>;
-			iommus = <&viommu ${e.dtEndpoint ?? e.endpoint}>;
-		};`;
-    })
-    .join('\n\t\t');
-  const devices = o.enginesFirst === true ? `${nodes}\n\t\t${viommu}` : `${viommu}\n\t\t${nodes}`;
-  return `/dts-v1/;
-/ {
-	#address-cells = <2>;
-	#size-cells = <2>;
-	compatible = "iommu-lab,virtio-iommu-test";
-	model = "iommu-lab virtio-iommu test machine";
-
-	${ONE_HART_CPUS}
-
-	memory@${RAM_BASE.toString(16)} {
-		device_type = "memory";
-		reg = <0x0 ${hexCell(RAM_BASE)} 0x0 ${hexCell(RAM_SIZE)}>;
-	};
-
-	soc {
-		#address-cells = <2>;
-		#size-cells = <2>;
-		compatible = "simple-bus";
-		ranges;
-
-		plic: interrupt-controller@${PLIC_BASE.toString(16)} {
-			compatible = "sifive,plic-1.0.0", "riscv,plic0";
-			reg = <0x0 ${hexCell(PLIC_BASE)} 0x0 0x4000000>;
-			#address-cells = <0>;
-			#interrupt-cells = <1>;
-			interrupt-controller;
-			riscv,ndev = <63>;
-			interrupts-extended = <&cpu0_intc 11>, <&cpu0_intc 9>;
-		};
-
-		${devices}
-	};
-};
-`;
+  const nodes = engines.map((e, i) => dmaEngineNode({ name: 'dma', base: ENGINE_BASE + BigInt(i) * 0x1000n, irq: ENGINE_IRQ_BASE + i, iommus: `&viommu ${e.dtEndpoint ?? e.endpoint}` }));
+  return boardDts({
+    layout: VIRTIO_IOMMU_MACHINE_LAYOUT,
+    compatible: 'iommu-lab,virtio-iommu-test',
+    model: 'iommu-lab virtio-iommu test machine',
+    soc: o.enginesFirst === true ? [...nodes, viommu] : [viommu, ...nodes],
+  });
 }

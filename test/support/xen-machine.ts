@@ -25,6 +25,7 @@ import { Hart } from '../../src/sim/hart.js';
 import { MmioBus } from '../../src/sim/mmio.js';
 import { PhysicalMemory } from '../../src/sim/physical-memory.js';
 import { SystemBus } from '../../src/sim/system-bus.js';
+import { logMatching, logText } from './test-machine.js';
 
 /** The built-in board's DTS text. */
 const BOARD = loadBuiltinPlatform('rcar-gen3-xen');
@@ -253,12 +254,12 @@ export class XenMachine {
   }
 
   logText(): string {
-    return this.xen.log.records.map((r) => `[${r.level}] ${r.source}: ${r.message}`).join('\n');
+    return logText(this.xen.log);
   }
 
   /** Log messages (source: text) matching `pattern`. */
   logMatching(pattern: RegExp): string[] {
-    return this.xen.log.records.map((r) => `${r.source}: ${r.message}`).filter((m) => pattern.test(m));
+    return logMatching(this.xen.log, pattern);
   }
 
   private run(domain: XenDomain | null, label: string, op: number, src: bigint, dst: bigint, length: number, pattern: bigint): number {

@@ -4,23 +4,24 @@
 // host and virtio transport drivers and a VirtioBus holding the test's virtio drivers.
 
 import { DirectDmaPort } from '../../../../src/devices/dma-port.js';
-import { Plic, PLIC_REGION_SIZE } from '../../../../src/devices/plic.js';
-import { assignBars, PcieHostBridge, pciWindowsOf } from '../../../../src/devices/pcie/index.js';
+import type { Plic } from '../../../../src/devices/plic.js';
+import { PcieHostBridge } from '../../../../src/devices/pcie/index.js';
 import { writeDtb } from '../../../../src/formats/dtb/index.js';
 import { VirtioMmioTransport, VirtioPciFunction, type VirtioDeviceModel, type VirtioPciFunctionOptions, type VirtioTransportParameters } from '../../../../src/hw/virtio/index.js';
 import { imsicDriver } from '../../../../src/os/drivers/irqchip/imsic.js';
 import { plicDriver } from '../../../../src/os/drivers/irqchip/plic.js';
 import { pciHostEcamDriver } from '../../../../src/os/drivers/pci/index.js';
 import { VirtioBus, virtioDeviceOf, type VirtioDevice, type VirtioDriver } from '../../../../src/os/drivers/virtio/index.js';
-import { Kernel } from '../../../../src/os/kernel/kernel.js';
+import type { Kernel } from '../../../../src/os/kernel/kernel.js';
 import { parseDts } from '../../../../src/platform/dts/index.js';
-import { Clock } from '../../../../src/sim/clock.js';
-import { Hart } from '../../../../src/sim/hart.js';
-import { MsiController } from '../../../../src/sim/irq.js';
+import type { Clock } from '../../../../src/sim/clock.js';
+import type { Hart } from '../../../../src/sim/hart.js';
+import type { MsiController } from '../../../../src/sim/irq.js';
 import type { MmioDevice } from '../../../../src/sim/mmio.js';
-import { PhysicalMemory } from '../../../../src/sim/physical-memory.js';
-import { SystemBus } from '../../../../src/sim/system-bus.js';
-import { ONE_HART_CPUS } from '../../../support/dts-parts.js';
+import type { PhysicalMemory } from '../../../../src/sim/physical-memory.js';
+import type { SystemBus } from '../../../../src/sim/system-bus.js';
+import { boardDts, pciHostNode, pciMemRange, regCells, type BoardLayout } from '../../../support/dts-parts.js';
+import { assignBarsFromTree, bootKernel, KernelMachine, riscvBoard } from '../../../support/test-machine.js';
 import { EchoDevice, type EchoDeviceOptions } from '../../../hw/virtio/echo-device.js';
 
 export const MMIO_BASE = 0x1000_1000n;
@@ -51,11 +52,19 @@ export interface VirtioMachineOptions {
   boot?: boolean;
 }
 
-export class VirtioMachine {
-  readonly memory = new PhysicalMemory();
-  readonly bus = new SystemBus(this.memory);
-  readonly clock = new Clock();
-  readonly plic = new Plic('plic', 63, 2);
+function layout(o: VirtioMachineOptions): BoardLayout {
+  return {
+    ram: { base: 0x8000_0000n, size: 0x400_0000n },
+    plic: { base: 0x0c00_0000n, sources: 63 },
+    imsic: o.msi === false ? null : { base: IMSIC_BASE, ids: 255 },
+  };
+}
+
+export class VirtioMachine extends KernelMachine {
+  readonly memory: PhysicalMemory;
+  readonly bus: SystemBus;
+  readonly clock: Clock;
+  readonly plic: Plic;
   readonly imsic: MsiController | null;
   readonly hart: Hart;
   readonly mmio: VirtioMmioTransport | null = null;
@@ -65,11 +74,9 @@ export class VirtioMachine {
   readonly kernel: Kernel;
 
   constructor(readonly options: VirtioMachineOptions = {}) {
-    this.imsic = options.msi === false ? null : new MsiController('imsic', IMSIC_BASE, 255);
-    this.hart = new Hart(0, this.imsic);
-    if (this.imsic !== null) this.bus.mmio.map('imsic', IMSIC_BASE, 0x1000n, this.imsic);
-    this.bus.mmio.map('plic', 0x0c00_0000n, PLIC_REGION_SIZE, this.plic);
-    this.plic.contexts[1].onChange((level) => this.hart.externalInterrupt.set(level));
+    super();
+    const board = riscvBoard(layout(options));
+    ({ memory: this.memory, bus: this.bus, clock: this.clock, plic: this.plic, imsic: this.imsic, hart: this.hart } = board);
     const port = new DirectDmaPort(this.bus);
     const mmio = options.mmio === undefined ? {} : options.mmio;
     if (mmio !== null) {
@@ -86,15 +93,9 @@ export class VirtioMachine {
       this.pcie.attach(this.pci, 1, 0);
     }
     const dt = parseDts(dts(options), { file: 'virtio-machine.dts' });
-    const host = dt.find('/soc/pci@30000000');
-    if (host === undefined) throw new Error('the test device tree lost its host bridge');
-    assignBars(this.pcie, pciWindowsOf(host), this.bus);
+    assignBarsFromTree(this.pcie, dt, this.bus);
     this.virtio = new VirtioBus({ drivers: options.drivers ?? [], transportFeatures: options.transportFeatures });
-    this.kernel = new Kernel(
-      { dtb: writeDtb(dt), memory: this.memory, bus: this.bus, clock: this.clock, hart: this.hart },
-      { drivers: [plicDriver, imsicDriver, pciHostEcamDriver, this.virtio.mmioDriver, this.virtio.pciDriver] },
-    );
-    if (options.boot !== false) this.kernel.boot();
+    this.kernel = bootKernel(board, writeDtb(dt), { drivers: [plicDriver, imsicDriver, pciHostEcamDriver, this.virtio.mmioDriver, this.virtio.pciDriver] }, options.boot !== false);
   }
 
   get mmioEcho(): EchoDevice {
@@ -105,87 +106,23 @@ export class VirtioMachine {
     return this.pci?.core.model as EchoDevice;
   }
 
-  device(name: string) {
-    const d = this.kernel.drivers.find((x) => x.name === name);
-    if (d === undefined) throw new Error(`no device ${name}: ${this.kernel.drivers.devices.map((x) => x.name).join(', ')}\n${this.logText()}`);
-    return d;
-  }
-
   /** The virtio device of transport device `name` (MMIO_NAME or PCI_NAME). */
   vdev(name: string): VirtioDevice {
     const v = virtioDeviceOf(this.device(name));
     if (v === null) throw new Error(`${name} has no virtio device (state ${this.device(name).state}: ${this.device(name).reason})\n${this.logText()}`);
     return v;
   }
-
-  logText(): string {
-    return this.kernel.log.records.map((r) => `[${r.level}] ${r.source}: ${r.message}`).join('\n');
-  }
 }
 
 function dts(o: VirtioMachineOptions): string {
-  const imsic =
-    o.msi === false
-      ? ''
-      : `imsic: interrupt-controller@28000000 {
-			compatible = "riscv,imsics";
-			reg = <0x0 0x28000000 0x0 0x1000>;
-			interrupt-controller;
-			#interrupt-cells = <0>;
-			msi-controller;
-			interrupts-extended = <&cpu0_intc 9>;
-			riscv,num-ids = <255>;
-		};`;
   const mmio =
     o.mmio === null
       ? ''
-      : `virtio_mmio@10001000 {
+      : `virtio_mmio@${MMIO_BASE.toString(16)} {
 			compatible = "virtio,mmio";
-			reg = <0x0 0x10001000 0x0 0x200>;
-			${o.mmioIrq === false ? '' : `interrupt-parent = <&plic>;\n\t\t\tinterrupts = <${MMIO_IRQ}>;`}
+			reg = ${regCells(MMIO_BASE, 0x200)};
+			${o.mmioIrq === false ? '' : `interrupts = <${MMIO_IRQ}>;`}
 		};`;
-  return `/dts-v1/;
-/ {
-	#address-cells = <2>;
-	#size-cells = <2>;
-	compatible = "iommu-lab,virtio-test";
-	model = "iommu-lab virtio test machine";
-
-	${ONE_HART_CPUS}
-
-	memory@80000000 {
-		device_type = "memory";
-		reg = <0x0 0x80000000 0x0 0x4000000>;
-	};
-
-	soc {
-		#address-cells = <2>;
-		#size-cells = <2>;
-		compatible = "simple-bus";
-		ranges;
-
-		plic: interrupt-controller@c000000 {
-			compatible = "sifive,plic-1.0.0", "riscv,plic0";
-			reg = <0x0 0xc000000 0x0 0x4000000>;
-			#address-cells = <0>;
-			#interrupt-cells = <1>;
-			interrupt-controller;
-			riscv,ndev = <63>;
-			interrupts-extended = <&cpu0_intc 11>, <&cpu0_intc 9>;
-		};
-		${imsic}
-		${mmio}
-		pci@30000000 {
-			compatible = "pci-host-ecam-generic";
-			device_type = "pci";
-			#address-cells = <3>;
-			#size-cells = <2>;
-			reg = <0x0 0x30000000 0x0 0x1000000>;
-			bus-range = <0x0 0xf>;
-			linux,pci-domain = <0>;
-			ranges = <0x02000000 0x0 0x40000000 0x0 0x40000000 0x0 0x10000000>;
-		};
-	};
-};
-`;
+  const pci = pciHostNode({ base: 0x3000_0000n, buses: 16, ranges: [pciMemRange(0x4000_0000n, 0x1000_0000n)] });
+  return boardDts({ layout: layout(o), compatible: 'iommu-lab,virtio-test', model: 'iommu-lab virtio test machine', soc: [mmio, pci] });
 }
