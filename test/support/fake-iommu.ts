@@ -18,7 +18,7 @@ import { Hart } from '../../src/sim/hart.js';
 import { PhysicalMemory } from '../../src/sim/physical-memory.js';
 import { SystemBus } from '../../src/sim/system-bus.js';
 
-export const IOMMU_PHANDLE = 1;
+const IOMMU_PHANDLE = 1;
 export const RAM_BASE = 0x8000_0000n;
 export const RAM_SIZE = 0x1000_0000n; // 256 MiB
 
@@ -137,7 +137,7 @@ function node(name: string, props: Record<string, Uint8Array>): DtNode {
 const u32 = (...cells: number[]): Uint8Array => encodeU32s(cells);
 const str = (...s: string[]): Uint8Array => encodeStrings(s);
 
-export function machineDtb(): Uint8Array {
+function machineDtb(): Uint8Array {
   const tree = new DeviceTree();
   const root = tree.root;
   root.set('#address-cells', u32(2));
