@@ -98,6 +98,46 @@ export const sizes = value((v): Parsed<number[]> => {
 
 export const DMA_OPS = ['copy', 'fill', 'read'] as const;
 
+/** A generated stream of DMA buffers (the `workload` step of kernel and hypervisor scenarios). */
+export interface WorkloadSpec {
+  device: string;
+  buffers: number;
+  /** Bytes per buffer: one size, or sizes picked at random per buffer. */
+  sizes: number[];
+  op: (typeof DMA_OPS)[number];
+  access: 'sequential' | 'random';
+  workingSet: number;
+  /** null: the scenario's seed. */
+  seed: bigint | null;
+  verify: boolean;
+}
+
+/** The keys of a `workload` step. */
+export const workloadFields = {
+  device,
+  buffers: count(1, 100_000_000, 'a number of buffers'),
+  size: sizes,
+  op: choice(DMA_OPS).optional(),
+  access: choice(['sequential', 'random'] as const).optional(),
+  'working-set': count(1, 65_536, 'a number of buffers').optional(),
+  seed: seed.optional(),
+  verify: boolean.optional(),
+};
+
+/** A parsed `workload` mapping with its defaults filled in. */
+export function workloadSpec(s: z.output<z.ZodObject<typeof workloadFields>>): WorkloadSpec {
+  return {
+    device: s.device,
+    buffers: s.buffers,
+    sizes: s.size,
+    op: s.op ?? 'copy',
+    access: s.access ?? 'sequential',
+    workingSet: s['working-set'] ?? 16,
+    seed: s.seed ?? null,
+    verify: s.verify ?? true,
+  };
+}
+
 /** The fields each DMA operation uses: a field it does not use is a mistake, a missing one too. */
 export function checkDmaFields(s: { op: (typeof DMA_OPS)[number]; src?: unknown; dst?: unknown; pattern?: unknown }, ctx: z.RefinementCtx): void {
   const uses = { copy: ['src', 'dst'], fill: ['dst', 'pattern'], read: ['src', 'pattern'] }[s.op];

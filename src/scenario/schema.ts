@@ -14,7 +14,7 @@ import { DEFAULT_CAPABILITIES as SMMUV3_DEFAULT_CAPABILITIES, type SmmuV3Capabil
 import { listBuiltinPlatforms } from '../platform/builtin/index.js';
 import { hex } from '../sim/u64.js';
 import { causeByName } from './faults.js';
-import { address, boolean, checkDmaFields, choice, count, cpuLength, cycles, CYCLES_MAX, data, device, DMA_OPS, length, mapping, name, pattern, seed, size, sizes, stepDispatcher, text, value } from './schema-parts.js';
+import { address, boolean, checkDmaFields, choice, count, cpuLength, cycles, CYCLES_MAX, data, device, DMA_OPS, length, mapping, name, pattern, seed, size, stepDispatcher, text, value, workloadFields, workloadSpec, type WorkloadSpec } from './schema-parts.js';
 import { describeValue, formatSize, parseAddress, parseInteger, parseNumber, Problem, type AddressExpr, type DataSpec, type Parsed } from './values.js';
 import { STEP_KINDS, XEN_STEP_KINDS } from './step-kinds.js';
 import { xenStepSchema, type XenStep } from './xen/schema.js';
@@ -125,19 +125,7 @@ export type StepAction =
   | { kind: 'dma-unmap'; name: string }
   | { kind: 'dma'; device: string; op: DmaOp; src: AddressExpr | null; dst: AddressExpr | null; length: bigint; pattern: bigint; pasid: number | null; expect: 'ok' | 'fault' }
   | { kind: 'advance'; cycles: number }
-  | {
-      kind: 'workload';
-      device: string;
-      buffers: number;
-      /** Bytes per buffer: one size, or sizes picked at random per buffer. */
-      sizes: number[];
-      op: DmaOp;
-      access: 'sequential' | 'random';
-      workingSet: number;
-      /** null: the scenario's seed. */
-      seed: bigint | null;
-      verify: boolean;
-    }
+  | ({ kind: 'workload' } & WorkloadSpec)
   | { kind: 'expect'; memory: MemoryCheck | null; translation: TranslationCheck | null; faults: FaultsCheck | null };
 
 export type StepKind = StepAction['kind'];
@@ -416,28 +404,7 @@ const STEP_SCHEMAS = {
       }),
     ),
   advance: mapping('advance', { cycles }).transform((s): StepAction => ({ kind: 'advance', ...s })),
-  workload: mapping('workload', {
-    device,
-    buffers: count(1, 100_000_000, 'a number of buffers'),
-    size: sizes,
-    op: choice(DMA_OPS).optional(),
-    access: choice(['sequential', 'random'] as const).optional(),
-    'working-set': count(1, 65_536, 'a number of buffers').optional(),
-    seed: seed.optional(),
-    verify: boolean.optional(),
-  }).transform(
-    (s): StepAction => ({
-      kind: 'workload',
-      device: s.device,
-      buffers: s.buffers,
-      sizes: s.size,
-      op: s.op ?? 'copy',
-      access: s.access ?? 'sequential',
-      workingSet: s['working-set'] ?? 16,
-      seed: s.seed ?? null,
-      verify: s.verify ?? true,
-    }),
-  ),
+  workload: mapping('workload', workloadFields).transform((s): StepAction => ({ kind: 'workload', ...workloadSpec(s) })),
   expect: mapping('expect', {
     memory: mapping('memory', { address, length: cpuLength, equals: data }).optional(),
     translation: mapping('translation', { domain: name, iova: address, phys: physOrNone }).optional(),

@@ -6,7 +6,7 @@
 // (where a guest buffer really is: what a device would have to reach to touch it).
 
 import * as z from 'zod';
-import { checkDmaFields, choice, count, cpuLength, cycles, data, DMA_OPS, length, mapping, name, pattern, seed, size, sizes, stepDispatcher, value, boolean } from '../schema-parts.js';
+import { checkDmaFields, choice, count, cpuLength, cycles, data, DMA_OPS, length, mapping, name, pattern, size, stepDispatcher, value, workloadFields, workloadSpec, type WorkloadSpec } from '../schema-parts.js';
 import { STEP_KINDS, XEN_STEP_KINDS } from '../step-kinds.js';
 import { describeValue, parseAddress, parseName, parseNumber, parseText, Problem, type AddressExpr, type DataSpec, type Parsed } from '../values.js';
 
@@ -59,18 +59,7 @@ export type XenStepAction =
   | { kind: 'protect'; guest: string; gpa: AddressExpr; size: bigint; access: 'rw' | 'ro' }
   | { kind: 'release'; guest: string; gpa: AddressExpr; size: bigint }
   | { kind: 'dma'; guest: string | null; device: string; op: (typeof DMA_OPS)[number]; src: XenAddress | null; dst: XenAddress | null; length: bigint; pattern: bigint; expect: 'ok' | 'fault' }
-  | {
-      kind: 'workload';
-      guest: string;
-      device: string;
-      buffers: number;
-      sizes: number[];
-      op: (typeof DMA_OPS)[number];
-      access: 'sequential' | 'random';
-      workingSet: number;
-      seed: bigint | null;
-      verify: boolean;
-    }
+  | ({ kind: 'workload'; guest: string } & WorkloadSpec)
   | { kind: 'destroy'; guest: string }
   | { kind: 'reboot'; guest: string }
   | { kind: 'advance'; cycles: number }
@@ -199,30 +188,7 @@ const XEN_STEP_SCHEMAS = {
     .transform(
       (s): XenStepAction => ({ kind: 'dma', guest: s.guest ?? null, device: s.device, op: s.op, src: s.src ?? null, dst: s.dst ?? null, length: s.length, pattern: s.pattern ?? 0n, expect: s.expect ?? 'ok' }),
     ),
-  workload: mapping('workload', {
-    guest: domainName,
-    device,
-    buffers: count(1, 100_000_000, 'a number of buffers'),
-    size: sizes,
-    op: choice(DMA_OPS).optional(),
-    access: choice(['sequential', 'random'] as const).optional(),
-    'working-set': count(1, 65_536, 'a number of buffers').optional(),
-    seed: seed.optional(),
-    verify: boolean.optional(),
-  }).transform(
-    (s): XenStepAction => ({
-      kind: 'workload',
-      guest: s.guest,
-      device: s.device,
-      buffers: s.buffers,
-      sizes: s.size,
-      op: s.op ?? 'copy',
-      access: s.access ?? 'sequential',
-      workingSet: s['working-set'] ?? 16,
-      seed: s.seed ?? null,
-      verify: s.verify ?? true,
-    }),
-  ),
+  workload: mapping('workload', { guest: domainName, ...workloadFields }).transform((s): XenStepAction => ({ kind: 'workload', guest: s.guest, ...workloadSpec(s) })),
   destroy: mapping('destroy', { guest: guestName }).transform((s): XenStepAction => ({ kind: 'destroy', ...s })),
   reboot: mapping('reboot', { guest: guestName }).transform((s): XenStepAction => ({ kind: 'reboot', ...s })),
   advance: mapping('advance', { cycles }).transform((s): XenStepAction => ({ kind: 'advance', ...s })),
